@@ -1,0 +1,522 @@
+"""The Python API: `AutoML(...).fit(df, target=...)`, `.predict`, `.save`, `automl.load`.
+
+The CLI and the TUI drive the same `AutoML.fit`; it reports progress through plain event
+objects and stops early when its `cancel` event is set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl import bundle, data, study
+from automl.contract import Algorithm, Metric, Task
+from automl.errors import DataError, SearchError, UsageError
+from automl.events import EventCallback, PhaseChanged, SearchFinished, SearchStarted, ignore
+from automl.plugins import get_registry
+from automl.preprocess import build_candidate
+from automl.search import (
+    EXPORT_SECONDS,
+    Budget,
+    Search,
+    Settings,
+    enqueue_defaults,
+    leaderboard,
+    make_pruner,
+    make_sampler,
+    ranked_trials,
+)
+from automl.worker import TimeUp, TrialFailed, Worker
+
+DEFAULT_METRICS = {Task.BINARY: "roc_auc", Task.MULTICLASS: "log_loss", Task.REGRESSION: "rmse"}
+# How far past the budget the refit may run before it is cut short; the promise to the user
+# is 1.1 * budget + 5 seconds for the whole run.
+REFIT_GRACE_SHARE = 0.05
+REFIT_GRACE_SECONDS = 1.0
+MIN_REFIT_SHARE = 0.05
+_LIBRARIES = ("scikit-learn", "lightgbm", "optuna", "pandas", "numpy", "skops", "pluggy")
+
+
+class AutoML:
+    """Search algorithms and hyperparameters for a table within a time budget.
+
+    time_budget: seconds of wall time for the whole fit (search, refit and export).
+    task: "auto", "binary", "multiclass" or "regression".
+    metric: a registered metric name; default roc_auc, log_loss or rmse by task.
+    n_trials: stop after this many trials even if time is left.
+    cv: number of cross-validation folds.
+    algorithms: names of registered algorithms to try (default: all that fit the task).
+    seed: seeds the folds, the sampler and the estimators.
+    n_jobs: threads per fit; -1 for all cores.
+    storage: an Optuna storage URL for the trials (default: a file in `output`, if any).
+    on_event: called with each progress event; cancel: set it to stop the run early.
+    """
+
+    def __init__(
+        self,
+        time_budget: float = 60.0,
+        *,
+        task: str = "auto",
+        metric: str | None = None,
+        n_trials: int | None = None,
+        cv: int = 5,
+        algorithms: list[str] | None = None,
+        seed: int = 0,
+        n_jobs: int = -1,
+        storage: str | None = None,
+        on_event: EventCallback = ignore,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.time_budget = time_budget
+        self.task = task
+        self.metric = metric
+        self.n_trials = n_trials
+        self.cv = cv
+        self.algorithms = algorithms
+        self.seed = seed
+        self.n_jobs = n_jobs
+        self.storage = storage
+        self.on_event = on_event
+        self.cancel = cancel
+        self.pipeline_: Any = None
+        self.schema_: data.Schema | None = None
+        self.card_: dict[str, Any] | None = None
+
+    # Fitting -----------------------------------------------------------------------
+
+    def fit(
+        self,
+        table: pd.DataFrame | str | Path,
+        target: str,
+        *,
+        output: str | Path | None = None,
+        resume: bool = False,
+        clock_start: float | None = None,
+    ) -> AutoML:
+        """Search, refit the winner on all rows and, with `output`, write the bundle there.
+
+        table: a DataFrame or the path of a .csv, .tsv or .parquet file.
+        output: directory for the trial store and the model bundle; must be new or empty
+            unless `resume` continues the interrupted run stored there.
+        clock_start: the `time.monotonic()` value the budget counts from (default: now).
+        """
+        budget = Budget(
+            time.monotonic() if clock_start is None else clock_start, float(self.time_budget)
+        )
+        self._validate_options()
+        output = Path(output) if output is not None else None
+        self._check_output(output, resume)
+        self.on_event(PhaseChanged("load", budget.elapsed()))
+        frame, source = _read(table)
+        data.require_column(frame, target, source)
+        frame = data.drop_missing_target(frame, target)
+        task = None if self.task == "auto" else Task(self.task)
+        schema = data.infer_schema(frame, target, task, source)
+        metric = self._metric(schema.task)
+        algorithms = self._algorithms(schema.task)
+        X = data.prepare(frame, schema, source)
+        y = data.encode_target(frame[target], schema)
+        settings = Settings(
+            metric=metric,
+            algorithms=algorithms,
+            task=schema.task,
+            cv=self.cv,
+            seed=self.seed,
+            n_jobs=_resolve_n_jobs(self.n_jobs),
+            n_trials=self.n_trials,
+        )
+        fingerprint = data.fingerprint(frame)
+        with _quiet_optuna(), Worker(_estimator_modules(algorithms, schema.task)) as worker:
+            runner = Search(X, y, schema, settings, budget, self.on_event, worker, self.cancel)
+            the_study, resumed = self._open_study(output, resume, runner, fingerprint)
+            ranked = self._search(runner, the_study, budget, frame.shape[1] - 1)
+            self.on_event(PhaseChanged("refit", budget.elapsed()))
+            chosen, self.pipeline_, refit_rows = _refit(runner, ranked, budget, self.cancel)
+        self.schema_ = schema
+        self.card_ = _card(
+            self,
+            runner,
+            the_study,
+            chosen,
+            source=source,
+            frame=frame,
+            fingerprint=fingerprint,
+            refit_rows=refit_rows,
+            resumed=resumed,
+            budget=budget,
+        )
+        if output is not None:
+            self.on_event(PhaseChanged("export", budget.elapsed()))
+            self.save(output)
+        self.on_event(PhaseChanged("done", budget.elapsed()))
+        return self
+
+    def _check_output(self, output: Path | None, resume: bool) -> None:
+        if output is not None and not resume and output.exists() and any(output.iterdir()):
+            raise UsageError(
+                f"The output directory {output} is not empty; automl will not overwrite it.",
+                hint="Choose a new --output, or add --resume to continue the run stored there.",
+            )
+        if resume and output is None:
+            raise UsageError("--resume needs the --output directory of the interrupted run.")
+
+    def _open_study(
+        self, output: Path | None, resume: bool, runner: Search, fingerprint: str
+    ) -> tuple[Any, bool]:
+        settings = runner.settings
+        run_info = {
+            "target": runner.schema.target,
+            "task": str(settings.task),
+            "metric": settings.metric.name,
+            "cv": settings.cv,
+            "seed": settings.seed,
+            "algorithms": [a.name for a in settings.algorithms],
+            "fingerprint": fingerprint,
+        }
+        storage = study.make_storage(self.storage, output)
+        name = f"{study.STUDY_PREFIX}-{output.resolve().name}" if output else study.STUDY_PREFIX
+        the_study, resumed = study.open_study(
+            storage,
+            name,
+            resume,
+            run_info,
+            make_sampler(self.seed),
+            make_pruner(),
+            settings.metric.direction,
+        )
+        if not resumed:
+            enqueue_defaults(the_study, settings.algorithms)
+        return the_study, resumed
+
+    def _search(self, runner: Search, the_study: Any, budget: Budget, n_columns: int) -> list[Any]:
+        """Run the search; return the complete trials, best first."""
+        settings = runner.settings
+        self.on_event(PhaseChanged("search", budget.elapsed()))
+        self.on_event(
+            SearchStarted(
+                time_budget=budget.seconds,
+                n_trials=settings.n_trials,
+                algorithms=tuple(a.name for a in settings.algorithms),
+                metric=settings.metric.name,
+                direction=settings.metric.direction,
+                n_rows=len(runner.X),
+                n_columns=n_columns,
+                resumed_trials=sum(t.state.is_finished() for t in the_study.trials),
+            )
+        )
+        started = budget.elapsed()
+        runner.run(the_study)
+        runner.search_seconds = budget.elapsed() - started
+        ranked = ranked_trials(the_study, settings.metric)
+        counts = _count_states(the_study)
+        self.on_event(
+            SearchFinished(
+                n_complete=counts["complete"],
+                n_pruned=counts["pruned"],
+                n_failed=counts["failed"],
+                best_algorithm=ranked[0].params["algorithm"] if ranked else None,
+                best_value=ranked[0].value if ranked else None,
+                elapsed=budget.elapsed(),
+            )
+        )
+        if not ranked:
+            raise SearchError(
+                f"No trial finished within the {budget.seconds:g} s budget"
+                f" ({counts['failed']} failed, {counts['pruned']} pruned).",
+                hint=_no_trial_hint(the_study),
+            )
+        return ranked
+
+    def _validate_options(self) -> None:
+        if self.task not in ("auto", *map(str, Task)):
+            raise UsageError(
+                f"Unknown task {self.task!r}.",
+                hint="Use auto, binary, multiclass or regression.",
+            )
+        if not self.time_budget or self.time_budget <= 0:
+            raise UsageError(f"The time budget must be positive, not {self.time_budget!r}.")
+        if self.n_trials is not None and self.n_trials < 1:
+            raise UsageError(f"--n-trials must be at least 1, not {self.n_trials}.")
+        if self.cv < 2:
+            raise UsageError(f"--cv must be at least 2, not {self.cv}.")
+
+    def _metric(self, task: Task) -> Metric:
+        registry = get_registry()
+        metric = registry.metric(self.metric or DEFAULT_METRICS[task])
+        if task not in metric.tasks:
+            fitting = ", ".join(m.name for m in registry.metrics_for(task))
+            raise DataError(
+                f"The metric {metric.name!r} does not fit a {task} task.",
+                hint=f"Metrics for {task}: {fitting}.",
+            )
+        return metric
+
+    def _algorithms(self, task: Task) -> list[Algorithm]:
+        registry = get_registry()
+        if not self.algorithms:
+            return registry.algorithms_for(task)
+        chosen = [registry.algorithm(name) for name in dict.fromkeys(self.algorithms)]
+        unfit = [a.name for a in chosen if task not in a.tasks]
+        if unfit:
+            raise UsageError(
+                f"The algorithm(s) {', '.join(unfit)} cannot do {task}.",
+                hint="Algorithms for it: "
+                + ", ".join(a.name for a in registry.algorithms_for(task)),
+            )
+        return chosen
+
+    # Using the model -----------------------------------------------------------------
+
+    def predict(self, table: pd.DataFrame) -> np.ndarray:
+        """Predicted labels (as in the training target) or values."""
+        pipeline, schema = self._fitted()
+        X = data.prepare(table, schema, "the table to predict")
+        if schema.classes is None:
+            return np.asarray(pipeline.predict(X), dtype=float)
+        codes = np.asarray(pipeline.predict_proba(X)).argmax(axis=1)
+        return np.asarray(schema.classes, dtype=object)[codes]
+
+    def predict_proba(self, table: pd.DataFrame) -> pd.DataFrame:
+        """One column per class label, holding that class's probability."""
+        pipeline, schema = self._fitted()
+        if schema.classes is None:
+            raise UsageError("predict_proba needs a classification model; this one is regression.")
+        X = data.prepare(table, schema, "the table to predict")
+        return pd.DataFrame(pipeline.predict_proba(X), columns=schema.classes, index=table.index)
+
+    def leaderboard(self) -> pd.DataFrame:
+        """The complete trials of the search, best first."""
+        return pd.DataFrame(self._fitted_card()["leaderboard"])
+
+    @property
+    def card(self) -> dict[str, Any]:
+        return self._fitted_card()
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the model bundle (pipeline and model card) into `directory`."""
+        pipeline, _ = self._fitted()
+        return bundle.save(directory, pipeline, self._fitted_card(), get_registry().trusted_types())
+
+    def _fitted(self) -> tuple[Any, data.Schema]:
+        if self.pipeline_ is None or self.schema_ is None:
+            raise UsageError("This AutoML is not fitted yet: call fit() or automl.load() first.")
+        return self.pipeline_, self.schema_
+
+    def _fitted_card(self) -> dict[str, Any]:
+        self._fitted()
+        assert self.card_ is not None
+        return self.card_
+
+
+def load(directory: str | Path) -> AutoML:
+    """Load a model bundle written by `AutoML.save` or `automl run`."""
+    loaded = bundle.load(directory, get_registry().trusted_types())
+    card = loaded.card
+    model = AutoML(
+        time_budget=card["time_budget"],
+        task=card["task"],
+        metric=card["metric"]["name"],
+        cv=card["cv"]["folds"],
+        seed=card["seed"],
+    )
+    model.pipeline_ = loaded.pipeline
+    model.schema_ = data.Schema.from_dict(card["schema"])
+    model.card_ = card
+    return model
+
+
+def _read(table: pd.DataFrame | str | Path) -> tuple[pd.DataFrame, str]:
+    if isinstance(table, pd.DataFrame):
+        if table.empty:
+            raise DataError("The DataFrame has no rows or no columns.")
+        return table.copy(), "the DataFrame"
+    if isinstance(table, str | os.PathLike):
+        return data.read_table(table), str(table)
+    raise UsageError(f"Cannot fit on a {type(table).__name__}: give a DataFrame or a file path.")
+
+
+def _refit(
+    runner: Search, ranked: list[Any], budget: Budget, cancel: threading.Event | None
+) -> tuple[Any, Any, int]:
+    """Refit the best trial on all rows; if time is short, on as many rows as fit in it.
+
+    If the best cannot be refitted in time, the fastest of the others is tried.
+    """
+    settings = runner.settings
+    hard_end = budget.end + REFIT_GRACE_SHARE * budget.seconds + REFIT_GRACE_SECONDS
+    fastest = min(ranked, key=lambda t: t.user_attrs["fold_seconds"])
+    errors = []
+    for trial in [ranked[0]] + ([fastest] if fastest.number != ranked[0].number else []):
+        algorithm = runner.algorithms[trial.params["algorithm"]]
+        candidate = build_candidate(
+            algorithm,
+            runner.schema,
+            trial.user_attrs["params"],
+            settings.task,
+            settings.seed,
+            settings.n_jobs,
+        )
+        available = hard_end - EXPORT_SECONDS - time.monotonic()
+        estimate = runner.refit_estimate(trial.user_attrs["fold_seconds"])
+        share = 1.0 if estimate <= available else max(available / estimate, MIN_REFIT_SHARE)
+        rows = _subsample(runner.y, share, settings.task, settings.seed)
+        try:
+            pipeline, seconds = runner.worker.refit(
+                candidate, rows, hard_end - EXPORT_SECONDS, cancel
+            )
+        except (TimeUp, TrialFailed) as exc:
+            errors.append(f"{algorithm.name}: {exc or 'out of time'}")
+            continue
+        runner.refit_seconds = seconds
+        return trial, pipeline, len(rows)
+    raise SearchError("The winning model could not be refitted: " + "; ".join(errors))
+
+
+def _card(
+    model: AutoML,
+    runner: Search,
+    the_study: Any,
+    chosen: Any,
+    *,
+    source: str,
+    frame: pd.DataFrame,
+    fingerprint: str,
+    refit_rows: int,
+    resumed: bool,
+    budget: Budget,
+) -> dict[str, Any]:
+    metric = runner.settings.metric
+    schema = runner.schema
+    return {
+        "format_version": bundle.FORMAT_VERSION,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": _versions(),
+        "task": str(schema.task),
+        "target": schema.target,
+        "classes": schema.classes,
+        "metric": {"name": metric.name, "direction": metric.direction},
+        "cv": {
+            "folds": runner.settings.cv,
+            "score": chosen.value,
+            "std": float(np.std(chosen.user_attrs["fold_scores"])),
+            "fold_scores": chosen.user_attrs["fold_scores"],
+        },
+        "best": {
+            "trial": chosen.number,
+            "algorithm": chosen.params["algorithm"],
+            "params": chosen.user_attrs.get("params", {}),
+        },
+        "leaderboard": _records(leaderboard(the_study, metric).head(50)),
+        "trials": _count_states(the_study),
+        "schema": schema.to_dict(),
+        "data": {
+            "source": source,
+            "rows": len(frame),
+            "columns": int(frame.shape[1]),
+            "fingerprint": fingerprint,
+        },
+        "refit": {"rows": refit_rows},
+        "seed": model.seed,
+        "time_budget": model.time_budget,
+        "n_trials": model.n_trials,
+        "timing": {
+            "search_seconds": round(runner.search_seconds, 3),
+            "refit_seconds": round(runner.refit_seconds, 3),
+            "wall_seconds": round(budget.elapsed(), 3),
+        },
+        "study": {"name": the_study.study_name, "resumed": resumed},
+    }
+
+
+@contextlib.contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Optuna logs each trial at INFO; we report through events instead."""
+    import optuna
+
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
+def _resolve_n_jobs(n_jobs: int) -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, cores or 1) if n_jobs is None or n_jobs < 1 else n_jobs
+
+
+def _estimator_modules(algorithms: list[Algorithm], task: Task) -> list[str]:
+    modules = []
+    for algorithm in algorithms:
+        try:
+            params = algorithm.defaults[0] if algorithm.defaults else {}
+            modules.append(type(algorithm.build(dict(params), task, 0, 1)).__module__)
+        except Exception:  # a broken builder shows up, with its reason, as a failed trial
+            continue
+    return modules
+
+
+def _subsample(y: np.ndarray, share: float, task: Task, seed: int) -> np.ndarray:
+    rows = np.arange(len(y))
+    if share >= 1.0:
+        return rows
+    from sklearn.model_selection import train_test_split
+
+    stratify = y if task.is_classification else None
+    try:
+        kept, _ = train_test_split(rows, train_size=share, stratify=stratify, random_state=seed)
+    except ValueError:
+        kept, _ = train_test_split(rows, train_size=share, random_state=seed)
+    return np.sort(kept)
+
+
+def _count_states(the_study: Any) -> dict[str, int]:
+    from optuna.trial import TrialState
+
+    states = [t.state for t in the_study.get_trials(deepcopy=False)]
+    return {
+        "complete": states.count(TrialState.COMPLETE),
+        "pruned": states.count(TrialState.PRUNED),
+        "failed": states.count(TrialState.FAIL),
+    }
+
+
+def _no_trial_hint(the_study: Any) -> str:
+    reasons = [t.user_attrs.get("reason") for t in the_study.get_trials(deepcopy=False)]
+    reasons = [r for r in reasons if r]
+    hint = "Give a larger --time-budget, or fewer rows."
+    if reasons:
+        hint = f"Last reason: {reasons[-1]}. " + hint
+    return hint
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
+
+
+def _versions() -> dict[str, str]:
+    found = {"automl": _version("automl"), "python": platform.python_version()}
+    found.update({name: _version(name) for name in _LIBRARIES})
+    return found
+
+
+def _version(distribution: str) -> str:
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,1 @@
+"""The algorithms and metrics automl ships, registered through the public hooks."""

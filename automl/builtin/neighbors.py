@@ -1,0 +1,40 @@
+"""k-nearest neighbours."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from automl.contract import ALL_TASKS, Algorithm, InputNeeds, SearchContext, Suggester, Task
+from automl.hookspecs import hookimpl
+
+
+def search_space(trial: Suggester, context: SearchContext) -> dict[str, Any]:
+    most = max(1, min(100, context.n_rows // 10))
+    return {
+        "n_neighbors": trial.suggest_int("n_neighbors", 1, most, log=True),
+        "weights": trial.suggest_categorical("weights", ["uniform", "distance"]),
+        "p": trial.suggest_categorical("p", [1, 2]),
+    }
+
+
+def build(params: Mapping[str, Any], task: Task, seed: int, n_jobs: int) -> Any:
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+    cls = KNeighborsClassifier if task.is_classification else KNeighborsRegressor
+    return cls(**params, n_jobs=n_jobs)
+
+
+@hookimpl
+def automl_register_algorithms(register: Callable[[Algorithm], None]) -> None:
+    register(
+        Algorithm(
+            name="knn",
+            tasks=ALL_TASKS,
+            search_space=search_space,
+            build=build,
+            defaults=({"n_neighbors": 15, "weights": "distance", "p": 2},),
+            needs=InputNeeds(categorical="onehot", scale=True, missing="impute"),
+            description="k-nearest neighbours on standardised, one-hot encoded columns.",
+        )
+    )

@@ -1,0 +1,183 @@
+"""The model bundle: a directory with the fitted pipeline and its model card.
+
+The pipeline is stored with `skops.io`, which loads only types on an allow-list, so a
+tampered file cannot run code; its SHA-256 is recorded in the card and checked before
+loading. Files are written under temporary names and renamed into place, the JSON card
+last: a bundle whose card exists is complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from automl.errors import BundleError
+
+CARD_JSON = "model_card.json"
+CARD_MARKDOWN = "model_card.md"
+FORMAT_VERSION = 1
+# Types every pipeline may contain beyond what skops trusts by default (scikit-learn, numpy).
+BASE_TRUSTED_TYPES = frozenset({"collections.OrderedDict", "numpy.dtype"})
+
+
+@dataclass
+class Bundle:
+    pipeline: Any
+    card: dict[str, Any]
+    path: Path
+
+
+def save(
+    directory: str | Path, pipeline: Any, card: dict[str, Any], trusted: Iterable[str]
+) -> Path:
+    """Write `pipeline` and `card` into `directory`; return the directory."""
+    import skops.io as sio
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    data = sio.dumps(pipeline)
+    undeclared = set(sio.get_untrusted_types(data=data)) - BASE_TRUSTED_TYPES - set(trusted)
+    if undeclared:
+        raise BundleError(
+            "The model holds types that no plugin declares as trusted:"
+            f" {', '.join(sorted(undeclared))}; it could not be loaded again safely.",
+            hint="The algorithm's plugin must list them in Algorithm.trusted_types.",
+        )
+    digest = hashlib.sha256(data).hexdigest()
+    model_file = f"model-{digest[:16]}.skops"
+    card = {**card, "model": {"file": model_file, "sha256": digest, "format": "skops"}}
+    _write_atomic(directory / model_file, data)
+    _write_atomic(directory / CARD_MARKDOWN, render_markdown(card).encode())
+    _write_atomic(directory / CARD_JSON, json.dumps(card, indent=2, default=str).encode())
+    for old in directory.glob("model-*.skops"):
+        if old.name != model_file:
+            old.unlink()
+    return directory
+
+
+def read_card(directory: str | Path) -> dict[str, Any]:
+    directory = Path(directory)
+    path = directory / CARD_JSON
+    if not path.is_file():
+        raise BundleError(
+            f"{directory} is not a model bundle: it has no {CARD_JSON}.",
+            hint="Point at the --output directory of a finished `automl run`.",
+        )
+    try:
+        card = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"Cannot read {path}: {exc}") from None
+    if card.get("format_version") != FORMAT_VERSION:
+        raise BundleError(
+            f"{directory} holds a bundle of format {card.get('format_version')!r};"
+            f" this automl reads format {FORMAT_VERSION}."
+        )
+    return card
+
+
+def load(directory: str | Path, trusted: Iterable[str]) -> Bundle:
+    """Load a bundle, refusing files whose checksum or types are not what they should be."""
+    import skops.io as sio
+
+    directory = Path(directory)
+    card = read_card(directory)
+    model = card.get("model", {})
+    path = directory / str(model.get("file", ""))
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise BundleError(f"The model file {path} named by the card is missing.") from None
+    if hashlib.sha256(data).hexdigest() != model.get("sha256"):
+        raise BundleError(
+            f"The model file {path} does not match the checksum in its card:"
+            " the bundle is incomplete or was modified. It was not loaded."
+        )
+    found = set(sio.get_untrusted_types(data=data))
+    refused = found - BASE_TRUSTED_TYPES - set(trusted)
+    if refused:
+        raise BundleError(
+            f"Refusing to load {path}: it holds types no installed plugin vouches for:"
+            f" {', '.join(sorted(refused))}.",
+            hint="Install the plugin that trained it, or do not trust this file.",
+        )
+    return Bundle(pipeline=sio.loads(data, trusted=sorted(found)), card=card, path=directory)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes files private
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def render_markdown(card: dict[str, Any]) -> str:
+    """The model card as Markdown, for people."""
+    metric = card["metric"]["name"]
+    cv = card["cv"]
+    best = card["best"]
+    lines = [
+        f"# Model card: {card['target']} ({card['task']})",
+        "",
+        f"Made {card['created_at']} by automl {card['versions']['automl']}"
+        f" in {card['timing']['wall_seconds']:.1f} s (budget {card['time_budget']} s),"
+        f" seed {card['seed']}.",
+        "",
+        "## Result",
+        "",
+        f"- Best algorithm: **{best['algorithm']}** (trial {best['trial']})",
+        f"- Cross-validated {metric} ({metric_direction(card)}): **{cv['score']:.6g}**"
+        f" ± {cv['std']:.3g} over {cv['folds']} folds",
+        f"- Fold scores: {', '.join(f'{s:.6g}' for s in cv['fold_scores'])}",
+        f"- Refitted on {card['refit']['rows']} of {card['data']['rows']} rows",
+        f"- Trials: {card['trials']['complete']} complete, {card['trials']['pruned']} pruned,"
+        f" {card['trials']['failed']} failed",
+    ]
+    if card.get("classes") is not None:
+        lines.append(f"- Classes: {', '.join(map(str, card['classes']))}")
+    lines += ["", "## Best parameters", "", "| parameter | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in best["params"].items()]
+    lines += ["", "## Leaderboard", "", f"| rank | trial | algorithm | {metric} | std |"]
+    lines.append("|---|---|---|---|---|")
+    lines += [
+        f"| {row['rank']} | {row['trial']} | {row['algorithm']} | {row[metric]:.6g} |"
+        f" {row['std']:.3g} |"
+        for row in card["leaderboard"][:20]
+    ]
+    lines += ["", "## Features", "", "| column | kind | dtype | notes |", "|---|---|---|---|"]
+    for column in card["schema"]["columns"]:
+        notes = ", ".join(column["categories"][:8]) or ", ".join(column["parts"])
+        lines.append(f"| {column['name']} | {column['kind']} | {column['dtype']} | {notes} |")
+    for name, reason in card["schema"]["dropped"].items():
+        lines.append(f"| {name} | dropped | | {reason} |")
+    lines += [
+        "",
+        "## Data",
+        "",
+        f"- Source: {card['data']['source']}",
+        f"- Rows x columns: {card['data']['rows']} x {card['data']['columns']}",
+        f"- SHA-256 fingerprint: `{card['data']['fingerprint']}`",
+        "",
+        "## Versions",
+        "",
+    ]
+    lines += [f"- {k}: {v}" for k, v in card["versions"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def metric_direction(card: dict[str, Any]) -> str:
+    return "higher is better" if card["metric"]["direction"] == "maximize" else "lower is better"

@@ -1,0 +1,287 @@
+"""The `automl` command line. Thin: it parses options, calls the core, shows results.
+
+Only this package and the TUI import rich; heavy modules load inside the commands that
+need them, so `automl --help` and `automl plugins` start fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from automl import __version__
+from automl.errors import AutoMLError, ExitCode, UsageError
+
+_STARTED = time.monotonic()
+TASKS = ("auto", "binary", "multiclass", "regression")
+
+
+class _Group(click.Group):
+    """Adds the subcommands of installed plugins the first time commands are looked up."""
+
+    _plugins_added = False
+
+    def _add_plugin_commands(self) -> None:
+        if not self._plugins_added:
+            self._plugins_added = True
+            from automl.plugins import get_registry
+
+            with _warnings_to(_print_warning):
+                get_registry().add_commands(self)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            self._add_plugin_commands()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=_Group, invoke_without_command=True)
+@click.version_option(__version__, prog_name="automl")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Find, explain and export the best model for a table, within a time budget."""
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+@cli.command()
+@click.argument("data", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--target", required=True, help="The column to predict.")
+@click.option(
+    "--task",
+    type=click.Choice(TASKS),
+    default="auto",
+    show_default=True,
+    help="Inferred from the target unless given.",
+)
+@click.option("--metric", help="Metric to optimise [default: roc_auc, log_loss or rmse by task].")
+@click.option(
+    "--time-budget",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="Seconds of wall time for the whole run.",
+)
+@click.option("--n-trials", type=click.IntRange(min=1), help="Stop after this many trials.")
+@click.option(
+    "--cv",
+    type=click.IntRange(min=2),
+    default=5,
+    show_default=True,
+    help="Cross-validation folds (stratified for classification).",
+)
+@click.option("--algorithms", help="Comma-separated algorithm names [default: all].")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--n-jobs", type=int, default=-1, show_default=True, help="Threads per fit; -1 uses every core."
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Directory for the trials and the model [default: runs/<data>-<time>].",
+)
+@click.option("--storage", help="Optuna storage URL for the trials [default: a file in --output].")
+@click.option("--resume", is_flag=True, help="Continue the interrupted run in --output.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON summary; no progress.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def run(
+    data: Path,
+    target: str,
+    task: str,
+    metric: str | None,
+    time_budget: float,
+    n_trials: int | None,
+    cv: int,
+    algorithms: str | None,
+    seed: int,
+    n_jobs: int,
+    output: Path | None,
+    storage: str | None,
+    resume: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Search for the best model for DATA (.csv, .tsv or .parquet) and save it."""
+    from automl.api import AutoML
+    from automl.cli.progress import Reporter
+    from automl.cli.summary import print_summary, summary
+
+    if output is None:
+        if resume:
+            raise UsageError("--resume needs the --output directory of the interrupted run.")
+        output = Path("runs") / f"{data.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    names = [n.strip() for n in algorithms.split(",") if n.strip()] if algorithms else None
+    mode = "silent" if quiet or as_json else ("bar" if sys.stderr.isatty() else "lines")
+    reporter = Reporter(_STARTED, time_budget, mode)
+    model = AutoML(
+        time_budget=time_budget,
+        task=task,
+        metric=metric,
+        n_trials=n_trials,
+        cv=cv,
+        algorithms=names,
+        seed=seed,
+        n_jobs=n_jobs,
+        storage=storage,
+        on_event=reporter.handle,
+    )
+    try:
+        with reporter, _warnings_to(reporter.warn):
+            model.fit(data, target, output=output, resume=resume, clock_start=_STARTED)
+    except KeyboardInterrupt:
+        if (output / "study.journal").exists() or storage:
+            click.echo(
+                f"Interrupted. The finished trials are kept; continue with:"
+                f" automl run {data} --target {target} --output {output} --resume",
+                err=True,
+            )
+        raise
+    result = summary(model.card, output)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, default=str))
+    else:
+        print_summary(result)
+
+
+@cli.command()
+@click.argument("model_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("data", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="CSV file to write [default: stdout].",
+)
+@click.option("--proba", is_flag=True, help="Add one probability column per class.")
+def predict(model_dir: Path, data: Path, output: Path | None, proba: bool) -> None:
+    """Predict DATA with the model saved in MODEL_DIR; write CSV."""
+    import pandas as pd
+
+    from automl.api import load
+    from automl.data import read_table
+
+    if output is not None and output.resolve() == data.resolve():
+        raise UsageError(f"--output {output} is the input file; automl will not overwrite it.")
+    with _warnings_to(_print_warning):
+        model = load(model_dir)
+        if proba and model.schema_.classes is None:
+            raise UsageError(f"--proba needs a classification model; {model_dir} is regression.")
+        frame = read_table(data)
+        result = pd.DataFrame({"prediction": model.predict(frame)}, index=frame.index)
+        if proba:
+            probabilities = model.predict_proba(frame)
+            probabilities.columns = [str(c) for c in probabilities.columns]
+            result = pd.concat([result, probabilities], axis=1)
+    if output is None:
+        result.to_csv(sys.stdout, index=False)
+    else:
+        _write_text_atomic(output, result.to_csv(index=False))
+        click.echo(f"Wrote {len(result)} predictions to {output}.", err=True)
+
+
+@cli.command()
+@click.argument("model_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the whole model card as JSON.")
+def info(model_dir: Path, as_json: bool) -> None:
+    """Show the model card of the bundle in MODEL_DIR."""
+    from automl.bundle import CARD_MARKDOWN, read_card
+
+    card = read_card(model_dir)
+    if as_json:
+        click.echo(json.dumps(card, indent=2))
+    else:
+        click.echo((model_dir / CARD_MARKDOWN).read_text())
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def plugins(as_json: bool) -> None:
+    """List the built-in and installed plugins and what each adds."""
+    from automl.plugins import get_registry
+
+    with _warnings_to(_print_warning):
+        registry = get_registry()
+    rows = [p.as_dict() for p in registry.plugins]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("plugin", "version", "algorithms", "metrics", "commands", "status")
+    for row in rows:
+        status = "ok" if row["status"] == "ok" else f"[red]broken[/]: {row['error']}"
+        table.add_row(
+            row["name"],
+            row["version"] or "built-in",
+            ", ".join(row["algorithms"]),
+            ", ".join(row["metrics"]),
+            ", ".join(row["commands"]),
+            status,
+        )
+    Console().print(table)
+
+
+@contextlib.contextmanager
+def _warnings_to(show: Any) -> Iterator[None]:
+    """Show automl's warnings as one-line messages; hide third-party library warnings."""
+    from automl.errors import AutoMLWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("always", AutoMLWarning)
+        warnings.showwarning = lambda message, *args, **kwargs: show(str(message))
+        yield
+
+
+def _print_warning(message: str) -> None:
+    click.echo(f"Warning: {message}", err=True)
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and turn errors into messages and exit codes."""
+    try:
+        code = cli.main(args=argv, prog_name="automl", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(ExitCode.INTERRUPTED)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(ExitCode.INTERRUPTED)
+    except AutoMLError as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(exc.hint, err=True)
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(ExitCode.OK)
+    sys.exit(code if isinstance(code, int) else ExitCode.OK)

@@ -1,0 +1,70 @@
+"""The end-of-run summary: a JSON document for --json, a short report otherwise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+LEADERBOARD_ROWS = 10
+
+
+def summary(card: dict[str, Any], output: Path) -> dict[str, Any]:
+    metric = card["metric"]["name"]
+    return {
+        "output": str(output),
+        "task": card["task"],
+        "target": card["target"],
+        "classes": card["classes"],
+        "metric": metric,
+        "direction": card["metric"]["direction"],
+        "score": card["cv"]["score"],
+        "std": card["cv"]["std"],
+        "fold_scores": card["cv"]["fold_scores"],
+        "algorithm": card["best"]["algorithm"],
+        "params": card["best"]["params"],
+        "trials": card["trials"],
+        "refit_rows": card["refit"]["rows"],
+        "rows": card["data"]["rows"],
+        "time_budget": card["time_budget"],
+        "wall_seconds": card["timing"]["wall_seconds"],
+        "leaderboard": [
+            {k: row[k] for k in ("rank", "trial", "algorithm", metric, "std")}
+            for row in card["leaderboard"][:LEADERBOARD_ROWS]
+        ],
+    }
+
+
+def print_summary(result: dict[str, Any]) -> None:
+    console = Console()
+    metric = result["metric"]
+    trials = result["trials"]
+    console.print(
+        f"Best: [bold]{result['algorithm']}[/]  {metric} {result['score']:.5g}"
+        f" ± {result['std']:.2g} ({len(result['fold_scores'])}-fold CV)",
+        highlight=False,
+    )
+    console.print(
+        f"Trials: {trials['complete']} complete, {trials['pruned']} pruned,"
+        f" {trials['failed']} failed; {result['wall_seconds']:.1f} s of a"
+        f" {result['time_budget']:g} s budget",
+        highlight=False,
+    )
+    if result["refit_rows"] < result["rows"]:
+        console.print(
+            f"[yellow]Refitted on {result['refit_rows']} of {result['rows']} rows to keep"
+            " the time budget.[/]"
+        )
+    table = Table("rank", "trial", "algorithm", metric, "std", title="Leaderboard")
+    for row in result["leaderboard"]:
+        table.add_row(
+            str(row["rank"]),
+            str(row["trial"]),
+            row["algorithm"],
+            f"{row[metric]:.5g}",
+            f"{row['std']:.2g}",
+        )
+    console.print(table)
+    console.print(f"Model saved in {result['output']}", highlight=False)

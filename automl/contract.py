@@ -1,0 +1,172 @@
+"""What a plugin registers: algorithms and metrics.
+
+Built-in plugins and third-party plugins describe their algorithms and metrics with these
+same classes and hand them to the `register` callback of the hooks in `automl.hookspecs`.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+class Task(enum.StrEnum):
+    BINARY = "binary"
+    MULTICLASS = "multiclass"
+    REGRESSION = "regression"
+
+    @property
+    def is_classification(self) -> bool:
+        return self is not Task.REGRESSION
+
+
+CLASSIFICATION = frozenset({Task.BINARY, Task.MULTICLASS})
+ALL_TASKS = frozenset(Task)
+
+
+class Suggester(Protocol):
+    """The part of `optuna.Trial` a search space may use."""
+
+    def suggest_int(
+        self, name: str, low: int, high: int, *, step: int = 1, log: bool = False
+    ) -> int: ...
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float: ...
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class SearchContext:
+    """What a search space may know about the data it is searched on."""
+
+    task: Task
+    n_rows: int
+    n_columns: int
+    n_classes: int | None = None
+
+
+@dataclass(frozen=True)
+class InputNeeds:
+    """How an algorithm wants its input prepared.
+
+    categorical: "onehot" (one column per category), "ordinal" (one integer code per
+        category) or "native" (integer codes, and the estimator is told which columns are
+        categorical through `categorical_param`).
+    categorical_param: with "native", the name of the estimator's constructor parameter,
+        or failing that of its `fit` parameter, that takes the list of categorical column
+        indices (e.g. "categorical_feature" for LightGBM).
+    scale: standardise numeric columns.
+    missing: "impute" (median for numbers, plus missing-indicator columns) or "native"
+        (the estimator accepts NaN).
+    """
+
+    categorical: Literal["onehot", "ordinal", "native"] = "onehot"
+    categorical_param: str | None = None
+    scale: bool = False
+    missing: Literal["impute", "native"] = "impute"
+
+
+SearchSpace = Callable[[Suggester, SearchContext], dict[str, Any]]
+Builder = Callable[[Mapping[str, Any], Task, int, int], Any]
+ScoreFunction = Callable[["np.ndarray", "np.ndarray"], float]
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class ContractError(ValueError):
+    """A registered algorithm or metric breaks the plugin contract."""
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """A learning algorithm the search can try.
+
+    name: unique, lower-case identifier (`[a-z][a-z0-9_]*`), used on the command line.
+    tasks: the tasks it supports.
+    search_space: `(trial, context) -> params`; asks the trial for each hyperparameter.
+    build: `(params, task, seed, n_jobs) -> estimator`, an unfitted scikit-learn-compatible
+        estimator. Classifiers must have `predict_proba`; they are fitted on labels
+        encoded as 0..K-1.
+    defaults: good parameter sets, tried before the search samples its own.
+    needs: how it wants its input (see `InputNeeds`).
+    trusted_types: fully qualified names of the non-scikit-learn types a fitted
+        estimator contains, which `skops` may load from a model bundle.
+    """
+
+    name: str
+    tasks: frozenset[Task]
+    search_space: SearchSpace
+    build: Builder
+    defaults: tuple[Mapping[str, Any], ...] = ()
+    needs: InputNeeds = field(default_factory=InputNeeds)
+    trusted_types: tuple[str, ...] = ()
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tasks", frozenset(Task(t) for t in self.tasks))
+        _check_name(self.name, "algorithm")
+        if not self.tasks:
+            raise ContractError(f"algorithm {self.name!r} supports no task")
+        for attribute in ("search_space", "build"):
+            if not callable(getattr(self, attribute)):
+                raise ContractError(f"algorithm {self.name!r}: {attribute} is not callable")
+        if not all(isinstance(d, Mapping) for d in self.defaults):
+            raise ContractError(f"algorithm {self.name!r}: each default must be a mapping")
+        if self.needs.categorical == "native" and not self.needs.categorical_param:
+            raise ContractError(
+                f"algorithm {self.name!r}: native categoricals need a categorical_param"
+            )
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A score the search optimises and reports.
+
+    score: `(y_true, y_pred) -> float`. For classification, y_true holds labels encoded
+        as 0..K-1 and y_pred is the (n, K) probability matrix when `needs_proba`, else the
+        predicted encoded labels. For regression both are float arrays.
+    direction: "maximize" or "minimize".
+    """
+
+    name: str
+    tasks: frozenset[Task]
+    direction: Literal["maximize", "minimize"]
+    score: ScoreFunction
+    needs_proba: bool = False
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tasks", frozenset(Task(t) for t in self.tasks))
+        _check_name(self.name, "metric")
+        if not self.tasks:
+            raise ContractError(f"metric {self.name!r} supports no task")
+        if self.direction not in ("maximize", "minimize"):
+            raise ContractError(
+                f"metric {self.name!r}: direction must be 'maximize' or 'minimize',"
+                f" not {self.direction!r}"
+            )
+        if not callable(self.score):
+            raise ContractError(f"metric {self.name!r}: score is not callable")
+        if self.needs_proba and Task.REGRESSION in self.tasks:
+            raise ContractError(f"metric {self.name!r}: regression has no probabilities")
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether score a is strictly better than score b."""
+        return a > b if self.direction == "maximize" else a < b
+
+
+def _check_name(name: object, what: str) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ContractError(
+            f"{what} name {name!r} is invalid: use lower-case letters, digits and '_',"
+            " starting with a letter"
+        )

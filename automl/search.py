@@ -1,0 +1,360 @@
+"""One Optuna study over algorithm x hyperparameters, scored by k-fold cross-validation.
+
+Each trial picks an algorithm, then that algorithm's parameters (a conditional space,
+sampled by TPE with `group=True`); its cross-validation runs in a child process (see
+`automl.worker`), fold by fold, so a trial can be pruned after any fold and stopped the
+moment the time budget runs out.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+from optuna.trial import FrozenTrial, TrialState
+
+from automl.contract import Algorithm, Metric, SearchContext, Task
+from automl.data import Schema
+from automl.errors import Cancelled, DataError
+from automl.events import BestImproved, EventCallback, TrialFinished
+from automl.preprocess import build_candidate
+from automl.worker import FoldResult, TimeUp, TrialFailed, Worker
+
+# Seconds kept back at the end of the budget for writing the bundle.
+EXPORT_SECONDS = 1.0
+# A refit on all rows takes about k/(k-1) times a fold's fit; this pads the estimate.
+REFIT_SAFETY = 1.5
+# Once one trial is complete, no single trial may take more than this share of the search.
+MAX_TRIAL_SHARE = 0.4
+
+
+class _TrialError(Exception):
+    """A trial failed; Optuna records it as FAIL and the search goes on."""
+
+
+@dataclass
+class Budget:
+    """The wall-clock deadlines of one run, as `time.monotonic()` values."""
+
+    start: float
+    seconds: float
+
+    @property
+    def end(self) -> float:
+        return self.start + self.seconds
+
+    def remaining(self) -> float:
+        return self.end - time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+
+@dataclass(frozen=True)
+class Settings:
+    metric: Metric
+    algorithms: Sequence[Algorithm]
+    task: Task
+    cv: int
+    seed: int
+    n_jobs: int
+    n_trials: int | None
+
+
+def make_folds(y: np.ndarray, task: Task, cv: int, seed: int, classes: Sequence[Any] | None):
+    """k folds, stratified for classification; a clear error when a class is too rare."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if cv < 2:
+        raise DataError(f"--cv must be at least 2, not {cv}.")
+    if len(y) < 2 * cv:
+        raise DataError(
+            f"The table has {len(y)} usable rows: too few for {cv}-fold cross-validation.",
+            hint="Use a smaller --cv or more rows.",
+        )
+    if task.is_classification:
+        counts = np.bincount(y, minlength=len(classes or ()))
+        rare = [(classes[i], int(n)) for i, n in enumerate(counts) if n < cv]
+        if rare:
+            label, count = rare[0]
+            raise DataError(
+                f"The class {label!r} of the target has only {count} row(s); {cv}-fold"
+                f" stratified cross-validation needs at least {cv} rows of every class.",
+                hint=f"Use --cv {max(2, count)} if it has two or more rows, or remove or merge"
+                " the rare class(es).",
+            )
+        splitter = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
+    else:
+        splitter = KFold(n_splits=cv, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(len(y)), y))
+
+
+def make_sampler(seed: int) -> optuna.samplers.BaseSampler:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+
+
+def make_pruner() -> optuna.pruners.BasePruner:
+    # Fold scores are comparable across algorithms (same folds), so a trial whose running
+    # mean falls below the median of earlier trials at the same fold is dropped.
+    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+
+
+def enqueue_defaults(study: optuna.Study, algorithms: Sequence[Algorithm]) -> None:
+    """Enqueue each algorithm's defaults, first defaults of all algorithms first."""
+    depth = max((len(a.defaults) for a in algorithms), default=0)
+    for rank in range(depth):
+        for algorithm in algorithms:
+            if rank < len(algorithm.defaults):
+                params = {f"{algorithm.name}:{k}": v for k, v in algorithm.defaults[rank].items()}
+                study.enqueue_trial({"algorithm": algorithm.name, **params})
+
+
+class _Prefixed:
+    """Namespaces an algorithm's parameter names inside the one shared study."""
+
+    def __init__(self, trial: optuna.Trial, prefix: str) -> None:
+        self._trial = trial
+        self._prefix = prefix
+
+    def suggest_int(self, name: str, *args: Any, **kwargs: Any) -> int:
+        return self._trial.suggest_int(f"{self._prefix}:{name}", *args, **kwargs)
+
+    def suggest_float(self, name: str, *args: Any, **kwargs: Any) -> float:
+        return self._trial.suggest_float(f"{self._prefix}:{name}", *args, **kwargs)
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        return self._trial.suggest_categorical(f"{self._prefix}:{name}", choices)
+
+
+class Search:
+    """Runs the study until the budget, the trial count or a cancel says stop."""
+
+    def __init__(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        schema: Schema,
+        settings: Settings,
+        budget: Budget,
+        on_event: EventCallback,
+        worker: Worker,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.X = X
+        self.y = y
+        self.schema = schema
+        self.settings = settings
+        self.budget = budget
+        self.on_event = on_event
+        self.cancel = cancel
+        self.algorithms = {a.name: a for a in settings.algorithms}
+        self.folds = make_folds(y, settings.task, settings.cv, settings.seed, schema.classes)
+        self.context = SearchContext(
+            task=settings.task,
+            n_rows=len(X),
+            n_columns=X.shape[1],
+            n_classes=len(schema.classes) if schema.classes else None,
+        )
+        self.worker = worker
+        worker.set_data(X, y, self.folds, settings.task.is_classification)
+        self.refit_reserve = EXPORT_SECONDS
+        self.started = time.monotonic()
+        self.search_seconds = 0.0
+        self.refit_seconds = 0.0
+        self.best: float | None = None
+
+    # The deadlines -----------------------------------------------------------------
+
+    def deadline(self) -> float:
+        """When the search must stop so the winner's refit and the export still fit."""
+        return self.budget.end - self.refit_reserve
+
+    def _trial_deadline(self, study: optuna.Study) -> float:
+        deadline = self.deadline()
+        if _complete(study):
+            window = max(deadline - self.started, 0.0)
+            deadline = min(deadline, time.monotonic() + MAX_TRIAL_SHARE * window)
+        return deadline
+
+    def refit_estimate(self, fold_seconds: float) -> float:
+        k = self.settings.cv
+        return fold_seconds * k / (k - 1) * REFIT_SAFETY
+
+    # The study ---------------------------------------------------------------------
+
+    def run(self, study: optuna.Study) -> None:
+        done = sum(t.state.is_finished() for t in study.trials)
+        n_trials = None
+        if self.settings.n_trials is not None:
+            n_trials = max(self.settings.n_trials - done, 0)
+            if n_trials == 0:
+                return
+        for trial in _complete(study):
+            self._note_best(study, trial, announce=False)
+        study.optimize(
+            self.objective,
+            n_trials=n_trials,
+            timeout=max(self.budget.remaining(), 0.0),
+            callbacks=[self._after_trial],
+            catch=(_TrialError,),
+        )
+
+    def objective(self, trial: optuna.Trial) -> float:
+        name = trial.suggest_categorical("algorithm", sorted(self.algorithms))
+        algorithm = self.algorithms[name]
+        try:
+            params = algorithm.search_space(_Prefixed(trial, name), self.context)
+            candidate = build_candidate(
+                algorithm,
+                self.schema,
+                params,
+                self.settings.task,
+                self.settings.seed,
+                self.settings.n_jobs,
+            )
+        except Exception as exc:
+            self._fail(trial, f"{name} could not be built: {type(exc).__name__}: {exc}")
+        trial.set_user_attr("params", _jsonable(params))
+        try:
+            return self._cross_validate(trial, candidate)
+        except KeyboardInterrupt:
+            trial.set_user_attr("interrupted", True)
+            raise
+        except Cancelled:
+            trial.set_user_attr("interrupted", True)
+            raise
+
+    def _cross_validate(self, trial: optuna.Trial, candidate: Any) -> float:
+        deadline = self._trial_deadline(trial.study)
+        scores: list[float] = []
+        seconds: list[float] = []
+        k = self.settings.cv
+        results = self.worker.cross_validate(candidate, deadline, self.cancel)
+        try:
+            for result in results:
+                scores.append(self._score(result))
+                seconds.append(result.seconds)
+                trial.report(float(np.mean(scores)), result.fold)
+                if len(scores) < k and trial.should_prune():
+                    trial.set_user_attr("reason", "pruned: worse than the median at this fold")
+                    raise optuna.TrialPruned()
+                if len(scores) < k and self._too_slow(trial.study, seconds):
+                    trial.set_user_attr("reason", "pruned: too slow for the budget left")
+                    raise optuna.TrialPruned()
+        except TimeUp:
+            self._fail(trial, "stopped: it would not finish within the time budget")
+        except TrialFailed as exc:
+            self._fail(trial, str(exc))
+        finally:
+            results.close()
+        trial.set_user_attr("fold_scores", scores)
+        trial.set_user_attr("fold_seconds", float(np.mean(seconds)))
+        return float(np.mean(scores))
+
+    def _score(self, result: FoldResult) -> float:
+        metric = self.settings.metric
+        y_true = self.y[self.folds[result.fold][1]]
+        predictions = result.predictions
+        if self.settings.task.is_classification and not metric.needs_proba:
+            predictions = predictions.argmax(axis=1)
+        try:
+            score = float(metric.score(y_true, predictions))
+        except Exception as exc:
+            raise TrialFailed(f"the metric {metric.name} failed: {exc}") from exc
+        if not math.isfinite(score):
+            raise TrialFailed(f"the metric {metric.name} gave {score}")
+        return score
+
+    def _too_slow(self, study: optuna.Study, seconds: list[float]) -> bool:
+        """Whether finishing this trial, and then refitting it, would overrun the budget."""
+        if not _complete(study):
+            return False
+        per_fold = float(np.mean(seconds))
+        left = per_fold * (self.settings.cv - len(seconds))
+        finish = time.monotonic() + left + self.refit_estimate(per_fold) + EXPORT_SECONDS
+        return finish > self.budget.end
+
+    def _fail(self, trial: optuna.Trial, reason: str) -> None:
+        trial.set_user_attr("reason", reason)
+        raise _TrialError(reason)
+
+    def _after_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        state = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned"}.get(
+            trial.state, "failed"
+        )
+        self.on_event(
+            TrialFinished(
+                number=trial.number,
+                algorithm=str(trial.params.get("algorithm", "?")),
+                state=state,
+                value=trial.value,
+                duration=trial.duration.total_seconds() if trial.duration else 0.0,
+                elapsed=self.budget.elapsed(),
+                reason=trial.user_attrs.get("reason"),
+            )
+        )
+        if trial.state is TrialState.COMPLETE:
+            self._note_best(study, trial, announce=True)
+        if (
+            self.cancel is not None and self.cancel.is_set()
+        ) or time.monotonic() >= self.deadline():
+            study.stop()
+
+    def _note_best(self, study: optuna.Study, trial: FrozenTrial, announce: bool) -> None:
+        if self.best is not None and not self.settings.metric.better(trial.value, self.best):
+            return
+        self.best = trial.value
+        self.refit_reserve = self.refit_estimate(trial.user_attrs["fold_seconds"]) + EXPORT_SECONDS
+        if announce:
+            self.on_event(
+                BestImproved(
+                    number=trial.number,
+                    algorithm=trial.params["algorithm"],
+                    value=trial.value,
+                    params=trial.user_attrs.get("params", {}),
+                )
+            )
+
+
+def _complete(study: optuna.Study) -> list[FrozenTrial]:
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+
+
+def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v.item() if isinstance(v, np.generic) else v for k, v in params.items()}
+
+
+def ranked_trials(study: optuna.Study, metric: Metric) -> list[FrozenTrial]:
+    """Complete trials, best first (ties: the earlier trial first)."""
+    sign = -1.0 if metric.direction == "maximize" else 1.0
+    return sorted(_complete(study), key=lambda t: (sign * t.value, t.number))
+
+
+def leaderboard(study: optuna.Study, metric: Metric) -> pd.DataFrame:
+    """One row per complete trial, best first."""
+    rows = []
+    for rank, trial in enumerate(ranked_trials(study, metric), start=1):
+        folds = trial.user_attrs.get("fold_scores", [])
+        rows.append(
+            {
+                "rank": rank,
+                "trial": trial.number,
+                "algorithm": trial.params["algorithm"],
+                metric.name: trial.value,
+                "std": float(np.std(folds)) if folds else float("nan"),
+                "fold_seconds": trial.user_attrs.get("fold_seconds"),
+                "params": trial.user_attrs.get("params", {}),
+            }
+        )
+    columns = ["rank", "trial", "algorithm", metric.name, "std", "fold_seconds", "params"]
+    return pd.DataFrame(rows, columns=columns)

@@ -1,0 +1,294 @@
+"""Fit and score pipelines in a worker process that can be stopped at a deadline.
+
+A scikit-learn or LightGBM fit cannot be interrupted from another thread, so fits run in
+a separate Python process (`python -m automl.worker`). It receives the data once, then
+cross-validates candidates fold by fold, waiting after each fold for the parent to say
+"continue" or "stop" (so pruning costs nothing), and refits the winner. When the time
+budget runs out or the user cancels, the parent kills it; the next request starts a new
+one. It is a fresh interpreter, not a fork: no OpenMP state of the parent is inherited
+and the user's main module is never re-run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl.errors import Cancelled
+from automl.preprocess import Candidate
+
+_POLL_SECONDS = 0.05
+
+
+class TrialFailed(Exception):
+    """A fit in the worker raised, or the worker died."""
+
+
+class TimeUp(Exception):
+    """The deadline passed before the worker finished."""
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    fold: int
+    predictions: np.ndarray
+    seconds: float
+
+
+class _Process:
+    """One `python -m automl.worker` process and the two pipes to it."""
+
+    def __init__(self, preload: Sequence[str]) -> None:
+        to_child, child_in = os.pipe()
+        child_out, from_child = os.pipe()
+        command = [sys.executable, "-m", "automl.worker", str(to_child), str(from_child), *preload]
+        self.popen = subprocess.Popen(
+            command, pass_fds=(to_child, from_child), stdin=subprocess.DEVNULL
+        )
+        os.close(to_child)
+        os.close(from_child)
+        self.send = Connection(child_in, readable=False)
+        self.receive = Connection(child_out, writable=False)
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def kill(self) -> int | None:
+        if self.popen.poll() is None:
+            self.popen.kill()
+        code = self.popen.wait()
+        self.send.close()
+        self.receive.close()
+        return code
+
+
+class Worker:
+    """A worker process holding one training table.
+
+    A spare process is started alongside and imports the libraries while the first one
+    works, so replacing a killed worker costs only sending the data again.
+    """
+
+    def __init__(self, preload: Sequence[str] = ()) -> None:
+        self._preload = list(preload)
+        self._current: _Process | None = _Process(self._preload)
+        self._spare: _Process | None = _Process(self._preload)
+        self._data: tuple[Any, ...] | None = None
+        self._data_sent = False
+
+    def set_data(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        folds: Sequence[tuple[np.ndarray, np.ndarray]],
+        classification: bool,
+    ) -> None:
+        self._data = (X, y, list(folds), classification)
+        self._data_sent = False
+
+    def cross_validate(
+        self, candidate: Candidate, deadline: float, cancel: threading.Event | None = None
+    ) -> Iterator[FoldResult]:
+        """Yield each fold's out-of-fold predictions (probabilities for classification).
+
+        Closing the iterator early stops the trial after the current fold. Raises `TimeUp`
+        at `deadline` (a `time.monotonic()` value), `Cancelled` when `cancel` is set and
+        `TrialFailed` when the fit raises or the worker dies.
+        """
+        self._request(("cv", candidate))
+        finished = False
+        try:
+            while True:
+                try:
+                    kind, *payload = self._wait(deadline, cancel)
+                except TrialFailed:
+                    finished = True  # the worker reported the error and is idle again
+                    raise
+                if kind == "done":
+                    finished = True
+                    return
+                yield FoldResult(*payload)
+                self._send_message(("continue",))
+        finally:
+            if not finished and self._alive():
+                self._send_message(("stop",))
+                self._drain(deadline, cancel)
+
+    def refit(
+        self,
+        candidate: Candidate,
+        rows: np.ndarray,
+        deadline: float,
+        cancel: threading.Event | None = None,
+    ) -> tuple[Any, float]:
+        """Fit on `rows` of the data; return the fitted pipeline and the seconds it took."""
+        self._request(("refit", candidate, rows))
+        _, pipeline, seconds = self._wait(deadline, cancel)
+        return pipeline, seconds
+
+    def close(self) -> None:
+        for process in (self._current, self._spare):
+            if process is not None and process.alive():
+                try:
+                    process.send.send(("quit",))
+                    process.popen.wait(timeout=2)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+                process.kill()
+        self._current = self._spare = None
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # Plumbing ------------------------------------------------------------------------
+
+    def _alive(self) -> bool:
+        return self._current is not None and self._current.alive()
+
+    def _kill(self) -> int | None:
+        code = self._current.kill() if self._current is not None else None
+        self._current = None
+        return code
+
+    def _replace(self) -> None:
+        self._kill()
+        spare = self._spare
+        self._current = spare if spare is not None and spare.alive() else _Process(self._preload)
+        self._spare = _Process(self._preload)
+        self._data_sent = False
+
+    def _request(self, message: tuple[Any, ...]) -> None:
+        if not self._alive():
+            self._replace()
+        if not self._data_sent:
+            if self._data is None:
+                raise RuntimeError("set_data() must come before any fit")
+            self._send_message(("data", *self._data))
+            self._data_sent = True
+        self._send_message(message)
+
+    def _send_message(self, message: tuple[Any, ...]) -> None:
+        try:
+            self._current.send.send(message)
+        except OSError:
+            raise TrialFailed(self._death()) from None
+
+    def _wait(self, deadline: float, cancel: threading.Event | None) -> tuple[Any, ...]:
+        while True:
+            if cancel is not None and cancel.is_set():
+                self._kill()
+                raise Cancelled("The run was cancelled.")
+            if time.monotonic() >= deadline:
+                self._kill()
+                raise TimeUp()
+            try:
+                ready = self._current.receive.poll(_POLL_SECONDS)
+                message = self._current.receive.recv() if ready else None
+            except (EOFError, OSError):
+                raise TrialFailed(self._death()) from None
+            if message is None:
+                continue
+            if message[0] == "error":
+                raise TrialFailed(message[1])
+            return message
+
+    def _drain(self, deadline: float, cancel: threading.Event | None) -> None:
+        """After "stop", wait for the worker to acknowledge, so it is ready again."""
+        try:
+            while self._wait(deadline, cancel)[0] != "done":
+                pass
+        except (TimeUp, TrialFailed, Cancelled):
+            self._kill()
+
+    def _death(self) -> str:
+        code = self._kill()
+        if code is not None and code < 0 and -code == signal.SIGKILL:
+            return "the worker process was killed (out of memory?)"
+        return f"the worker process died (exit code {code})"
+
+
+# The worker process ------------------------------------------------------------------
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _serve(receive: Connection, send: Connection) -> None:
+    from sklearn.base import clone
+
+    data: tuple[Any, ...] = ()
+    while True:
+        kind, *payload = receive.recv()
+        if kind == "quit":
+            return
+        if kind == "data":
+            data = tuple(payload)
+        elif kind == "cv":
+            X, y, folds, classification = data
+            _cross_validate(payload[0], X, y, folds, classification, clone, receive, send)
+        elif kind == "refit":
+            X, y = data[0], data[1]
+            candidate, rows = payload
+            try:
+                start = time.perf_counter()
+                fitted = candidate.fit(X.iloc[rows], y[rows])
+                send.send(("model", fitted, time.perf_counter() - start))
+            except Exception as exc:
+                send.send(("error", _describe(exc)))
+
+
+def _cross_validate(candidate, X, y, folds, classification, clone, receive, send) -> None:
+    for fold, (train, valid) in enumerate(folds):
+        try:
+            start = time.perf_counter()
+            model = Candidate(clone(candidate.pipeline), candidate.fit_params)
+            fitted = model.fit(X.iloc[train], y[train])
+            rows = X.iloc[valid]
+            predictions = fitted.predict_proba(rows) if classification else fitted.predict(rows)
+            seconds = time.perf_counter() - start
+        except Exception as exc:
+            send.send(("error", _describe(exc)))
+            return
+        send.send(("fold", fold, np.asarray(predictions, dtype=float), seconds))
+        if receive.recv()[0] == "stop":
+            break
+    send.send(("done",))
+
+
+def main(argv: Sequence[str]) -> None:
+    # The parent handles Ctrl-C and kills us when needed; library warnings and anything
+    # a library prints would only clutter the user's terminal.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    warnings.simplefilter("ignore")
+    receive = Connection(int(argv[0]), writable=False)
+    send = Connection(int(argv[1]), readable=False)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    for module in argv[2:]:
+        with contextlib.suppress(Exception):  # the fit that needs it reports the error
+            importlib.import_module(module)
+    with contextlib.suppress(EOFError, OSError, KeyboardInterrupt):  # the parent is gone
+        _serve(receive, send)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
