@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from automl.errors import BundleError
+from automl.errors import BundleError, PluginError
 
 CARD_JSON = "model_card.json"
 CARD_MARKDOWN = "model_card.md"
@@ -44,7 +44,7 @@ def save(
     data = sio.dumps(pipeline)
     undeclared = set(sio.get_untrusted_types(data=data)) - BASE_TRUSTED_TYPES - set(trusted)
     if undeclared:
-        raise BundleError(
+        raise PluginError(
             "The model holds types that no plugin declares as trusted:"
             f" {', '.join(sorted(undeclared))}; it could not be loaded again safely.",
             hint="The algorithm's plugin must list them in Algorithm.trusted_types.",

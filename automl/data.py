@@ -23,7 +23,7 @@ from automl.errors import AutoMLWarning, DataError
 Kind = Literal["numeric", "boolean", "categorical", "datetime"]
 
 READERS = {".csv": ",", ".tsv": "\t", ".parquet": None}
-DATE_PARTS = ("year", "month", "day", "dayofweek", "dayofyear", "hour")
+DATE_PARTS = ("year", "month", "day", "day_of_week", "day_of_year", "hour")
 # A string column with more distinct values than this share of its rows, and more than
 # MIN_IDENTIFIER_UNIQUE of them, is an identifier or free text: one-hot or ordinal codes of
 # it would only let the model memorise rows.

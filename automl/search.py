@@ -193,7 +193,10 @@ class Search:
     # The study ---------------------------------------------------------------------
 
     def run(self, study: optuna.Study) -> None:
-        done = sum(t.state.is_finished() for t in study.trials)
+        # A trial cut short by an interruption is queued again on resume: count it once.
+        done = sum(
+            t.state.is_finished() and not t.user_attrs.get("interrupted") for t in study.trials
+        )
         n_trials = None
         if self.settings.n_trials is not None:
             n_trials = max(self.settings.n_trials - done, 0)

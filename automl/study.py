@@ -83,16 +83,14 @@ def _check_same_run(before: dict[str, Any], now: dict[str, Any]) -> None:
 
 
 def _requeue_interrupted(study: optuna.Study, storage: Any) -> None:
-    for trial in study.get_trials(deepcopy=False):
-        cut_short = trial.state is TrialState.RUNNING or (
-            trial.state is TrialState.FAIL and trial.user_attrs.get("interrupted")
-        )
-        if not cut_short:
-            continue
+    trials = study.get_trials(deepcopy=False)
+    requeued = {t.user_attrs.get("requeued_from") for t in trials}
+    for trial in trials:
         if trial.state is TrialState.RUNNING:
             # The process that ran it is gone; Optuna has no public handle for this.
             storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
             storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        if trial.params and not trial.user_attrs.get("requeued"):
-            storage.set_trial_user_attr(trial._trial_id, "requeued", True)
-            study.enqueue_trial(trial.params)
+        elif not (trial.state is TrialState.FAIL and trial.user_attrs.get("interrupted")):
+            continue
+        if trial.params and trial.number not in requeued:
+            study.enqueue_trial(trial.params, user_attrs={"requeued_from": trial.number})

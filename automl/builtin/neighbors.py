@@ -35,6 +35,14 @@ def automl_register_algorithms(register: Callable[[Algorithm], None]) -> None:
             build=build,
             defaults=({"n_neighbors": 15, "weights": "distance", "p": 2},),
             needs=InputNeeds(categorical="onehot", scale=True, missing="impute"),
+            # The neighbour index and the distance it was built with (p=1 or p=2).
+            trusted_types=(
+                "sklearn.neighbors._kd_tree.KDTree",
+                "sklearn.neighbors._ball_tree.BallTree",
+                "sklearn.metrics._dist_metrics.EuclideanDistance64",
+                "sklearn.metrics._dist_metrics.ManhattanDistance64",
+                "sklearn.metrics._dist_metrics.MinkowskiDistance64",
+            ),
             description="k-nearest neighbours on standardised, one-hot encoded columns.",
         )
     )

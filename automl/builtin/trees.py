@@ -53,6 +53,7 @@ def build_hist_gradient_boosting(
 
 _FOREST_DEFAULTS = ({"n_estimators": 300, "max_features": 0.5, "min_samples_leaf": 1},)
 _TREE_INPUT = InputNeeds(categorical="ordinal", missing="native")
+_FOREST_TYPES = ("sklearn.tree._tree.Tree",)
 
 
 @hookimpl
@@ -75,6 +76,12 @@ def automl_register_algorithms(register: Callable[[Algorithm], None]) -> None:
             needs=InputNeeds(
                 categorical="native", categorical_param="categorical_features", missing="native"
             ),
+            # Its fitted trees and the validation function its predictors keep.
+            trusted_types=(
+                "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+                "functools.partial",
+                "sklearn.utils.validation.check_array",
+            ),
             description="Histogram gradient boosting (scikit-learn), native categoricals.",
         )
     )
@@ -86,6 +93,7 @@ def automl_register_algorithms(register: Callable[[Algorithm], None]) -> None:
             build=build_random_forest,
             defaults=_FOREST_DEFAULTS,
             needs=_TREE_INPUT,
+            trusted_types=_FOREST_TYPES,
             description="Random forest (scikit-learn).",
         )
     )
@@ -97,6 +105,7 @@ def automl_register_algorithms(register: Callable[[Algorithm], None]) -> None:
             build=build_extra_trees,
             defaults=_FOREST_DEFAULTS,
             needs=_TREE_INPUT,
+            trusted_types=_FOREST_TYPES,
             description="Extremely randomised trees (scikit-learn).",
         )
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import time
 import warnings
@@ -250,7 +251,6 @@ def _print_warning(message: str) -> None:
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    import os
     import tempfile
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -284,4 +284,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         sys.exit(ExitCode.OK)
+    except Exception as exc:
+        if os.environ.get("AUTOML_DEBUG"):
+            raise
+        click.echo(f"Error: automl failed unexpectedly: {type(exc).__name__}: {exc}", err=True)
+        click.echo("Set AUTOML_DEBUG=1 to see the traceback, and please report it.", err=True)
+        sys.exit(ExitCode.RUN_FAILED)
     sys.exit(code if isinstance(code, int) else ExitCode.OK)

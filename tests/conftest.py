@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from support import HELPERS, make_mixed
+
+
+@pytest.fixture
+def mixed() -> pd.DataFrame:
+    return make_mixed()
+
+
+@pytest.fixture
+def mixed_csv(tmp_path: Path, mixed: pd.DataFrame) -> Path:
+    path = tmp_path / "mixed.csv"
+    mixed.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def slow_plugins(monkeypatch: pytest.MonkeyPatch):
+    """Register test-only algorithms (a sleeper and a crasher) in the process registry."""
+    monkeypatch.syspath_prepend(str(HELPERS))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(HELPERS), os.environ.get("PYTHONPATH", "")])
+    )
+    import slow_estimator
+
+    from automl.contract import CLASSIFICATION, Algorithm
+    from automl.plugins import get_registry
+
+    registry = get_registry()
+    added = {
+        "sleepy": Algorithm("sleepy", CLASSIFICATION, slow_estimator.space, slow_estimator.build),
+        "exploding": Algorithm(
+            "exploding", CLASSIFICATION, slow_estimator.no_params, slow_estimator.build_exploding
+        ),
+    }
+    for name, algorithm in added.items():
+        monkeypatch.setitem(registry.algorithms, name, algorithm)
+    return added

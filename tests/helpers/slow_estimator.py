@@ -1,0 +1,42 @@
+"""A classifier that sleeps in fit: a stand-in for an algorithm too slow for the budget.
+
+Lives outside the automl package; tests put this folder on PYTHONPATH so the worker
+process can unpickle it.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sklearn.dummy import DummyClassifier
+
+
+class SleepyClassifier(DummyClassifier):
+    def __init__(self, seconds: float = 3600.0, strategy: str = "prior") -> None:
+        super().__init__(strategy=strategy)
+        self.seconds = seconds
+
+    def fit(self, X, y, sample_weight=None):
+        time.sleep(self.seconds)
+        return super().fit(X, y, sample_weight)
+
+
+def build(params, task, seed, n_jobs):
+    return SleepyClassifier(**params)
+
+
+def space(trial, context):
+    return {"seconds": trial.suggest_float("seconds", 3600.0, 3601.0)}
+
+
+class ExplodingClassifier(DummyClassifier):
+    def fit(self, X, y, sample_weight=None):
+        raise RuntimeError("boom: this estimator always fails")
+
+
+def build_exploding(params, task, seed, n_jobs):
+    return ExplodingClassifier()
+
+
+def no_params(trial, context):
+    return {}

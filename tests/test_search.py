@@ -1,0 +1,224 @@
+"""The search: failing and slow trials, the time budget, interruption and resume."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from support import assert_clean_failure, run_cli
+
+from automl import AutoML
+from automl.errors import SearchError
+from automl.events import TrialFinished
+
+
+def _finished(events):
+    return [e for e in events if isinstance(e, TrialFinished)]
+
+
+def test_a_trial_that_raises_is_recorded_and_the_search_goes_on(slow_plugins, mixed):
+    events = []
+    model = AutoML(
+        time_budget=60, n_trials=6, cv=3, algorithms=["exploding", "linear"], on_event=events.append
+    )
+    model.fit(mixed, target="bought")
+    failed = [e for e in _finished(events) if e.algorithm == "exploding"]
+    assert failed and all(e.state == "failed" for e in failed)
+    assert "RuntimeError: boom" in failed[0].reason
+    assert model.card["best"]["algorithm"] == "linear"
+    assert model.card["trials"]["failed"] == len(failed)
+
+
+def test_one_slow_trial_cannot_blow_the_budget(slow_plugins, mixed):
+    events = []
+    budget = 8
+    model = AutoML(
+        time_budget=budget, cv=3, algorithms=["sleepy", "linear"], on_event=events.append
+    )
+    model.fit(mixed, target="bought")
+    stopped = [e for e in _finished(events) if e.algorithm == "sleepy"]
+    assert stopped, "the sampler never tried the slow algorithm"
+    assert all(e.state == "failed" and "time budget" in e.reason for e in stopped)
+    assert model.card["best"]["algorithm"] == "linear"
+    # The sleeper asks for an hour; the run still ends within the promised bound.
+    assert model.card["timing"]["wall_seconds"] <= 1.1 * budget + 5
+
+
+def test_nothing_finished_in_time_is_a_clear_failure(slow_plugins, mixed):
+    with pytest.raises(SearchError, match="No trial finished within the 3 s budget"):
+        AutoML(time_budget=3, cv=3, algorithms=["sleepy"]).fit(mixed, target="bought")
+
+
+def _journal_trials(out):
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(out / "study.journal")))
+    summaries = optuna.get_all_study_summaries(storage)
+    if not summaries:  # the run has not created its study yet
+        return []
+    study = optuna.load_study(study_name=summaries[0].study_name, storage=storage)
+    return study.get_trials(deepcopy=False)
+
+
+def _start_run(mixed_csv, out, *extra):
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "automl",
+            "run",
+            str(mixed_csv),
+            "--target",
+            "bought",
+            "--algorithms",
+            "linear,lightgbm",
+            "--cv",
+            "3",
+            "--time-budget",
+            "120",
+            "--output",
+            str(out),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_complete_trials(process, out, count, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        if (out / "study.journal").exists():
+            trials = _journal_trials(out)
+            if sum(t.state.name == "COMPLETE" for t in trials) >= count:
+                return
+        time.sleep(0.2)
+    raise AssertionError("the run never got going")
+
+
+def test_killed_run_resumes_without_losing_trials(tmp_path, mixed_csv):
+    out = tmp_path / "run"
+    process = _start_run(mixed_csv, out, "--n-trials", "500")
+    _wait_for_complete_trials(process, out, 3)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = {t.number: t.value for t in _journal_trials(out) if t.state.name == "COMPLETE"}
+    cut_short = [t.params for t in _journal_trials(out) if t.state.name == "RUNNING"]
+    total = len(before) + len(cut_short) + 3
+
+    resumed = run_cli(
+        "run",
+        str(mixed_csv),
+        "--target",
+        "bought",
+        "--algorithms",
+        "linear,lightgbm",
+        "--cv",
+        "3",
+        "--time-budget",
+        "60",
+        "--output",
+        str(out),
+        "--n-trials",
+        str(total),
+        "--resume",
+        "--json",
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    after = _journal_trials(out)
+    kept = {t.number: t.value for t in after if t.number in before}
+    assert kept == before  # every finished trial survived, unchanged
+    for params in cut_short:  # the trial the kill cut short was run again
+        assert any(
+            t.params == params and t.state.name != "RUNNING"
+            for t in after
+            if t.number not in before
+        )
+    done = [t for t in after if t.state.is_finished() and not t.user_attrs.get("interrupted")]
+    assert len(done) == total
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["study"]["resumed"] is True
+    assert card["trials"]["complete"] >= len(before)
+
+
+def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path, mixed_csv):
+    out = tmp_path / "run"
+    process = _start_run(mixed_csv, out, "--n-trials", "500")
+    _wait_for_complete_trials(process, out, 1)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "--resume" in stderr
+    assert not (out / "model_card.json").exists()  # no bundle that looks complete
+
+
+def test_resume_refuses_other_data(tmp_path, mixed, mixed_csv):
+    out = tmp_path / "run"
+    first = run_cli(
+        "run",
+        str(mixed_csv),
+        "--target",
+        "bought",
+        "--algorithms",
+        "linear",
+        "--n-trials",
+        "2",
+        "--cv",
+        "3",
+        "--output",
+        str(out),
+    )
+    assert first.returncode == 0, first.stderr
+    other = tmp_path / "other.csv"
+    mixed.head(200).to_csv(other, index=False)
+    result = run_cli(
+        "run",
+        str(other),
+        "--target",
+        "bought",
+        "--algorithms",
+        "linear",
+        "--n-trials",
+        "4",
+        "--cv",
+        "3",
+        "--output",
+        str(out),
+        "--resume",
+    )
+    assert_clean_failure(result, 2, "Cannot resume", "fingerprint")
+
+
+def test_storage_url(tmp_path, mixed_csv):
+    db = tmp_path / "trials.db"
+    out = tmp_path / "run"
+    result = run_cli(
+        "run",
+        str(mixed_csv),
+        "--target",
+        "bought",
+        "--algorithms",
+        "linear",
+        "--n-trials",
+        "2",
+        "--cv",
+        "3",
+        "--output",
+        str(out),
+        "--storage",
+        f"sqlite:///{db}",
+    )
+    assert result.returncode == 0, result.stderr
+    assert db.exists() and not (out / "study.journal").exists()
+    import optuna
+
+    (summary,) = optuna.get_all_study_summaries(f"sqlite:///{db}")
+    assert summary.n_trials >= 2
