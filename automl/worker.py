@@ -56,8 +56,12 @@ class _Process:
         to_child, child_in = os.pipe()
         child_out, from_child = os.pipe()
         command = [sys.executable, "-m", "automl.worker", str(to_child), str(from_child), *preload]
+        # OpenMP threads that spin while waiting (libgomp's default) slow LightGBM and
+        # scikit-learn down a hundredfold when other work shares the cores; sleeping
+        # threads cost little when the cores are free.
+        env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ}
         self.popen = subprocess.Popen(
-            command, pass_fds=(to_child, from_child), stdin=subprocess.DEVNULL
+            command, pass_fds=(to_child, from_child), stdin=subprocess.DEVNULL, env=env
         )
         os.close(to_child)
         os.close(from_child)
@@ -79,14 +83,15 @@ class _Process:
 class Worker:
     """A worker process holding one training table.
 
-    A spare process is started alongside and imports the libraries while the first one
-    works, so replacing a killed worker costs only sending the data again.
+    Once the first fold is in, a spare process is started and imports the libraries
+    while the current one works, so replacing a killed worker costs only sending the
+    data again.
     """
 
     def __init__(self, preload: Sequence[str] = ()) -> None:
         self._preload = list(preload)
         self._current: _Process | None = _Process(self._preload)
-        self._spare: _Process | None = _Process(self._preload)
+        self._spare: _Process | None = None  # started once the first fold is in
         self._data: tuple[Any, ...] | None = None
         self._data_sent = False
 
@@ -121,6 +126,8 @@ class Worker:
                 if kind == "done":
                     finished = True
                     return
+                if self._spare is None:
+                    self._spare = _Process(self._preload)
                 yield FoldResult(*payload)
                 self._send_message(("continue",))
         finally:
@@ -171,7 +178,7 @@ class Worker:
         self._kill()
         spare = self._spare
         self._current = spare if spare is not None and spare.alive() else _Process(self._preload)
-        self._spare = _Process(self._preload)
+        self._spare = None
         self._data_sent = False
 
     def _request(self, message: tuple[Any, ...]) -> None:
