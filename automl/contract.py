@@ -6,9 +6,11 @@ same classes and hand them to the `register` callback of the hooks in `automl.ho
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import inspect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -83,7 +85,15 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class ContractError(ValueError):
-    """A registered algorithm or metric breaks the plugin contract."""
+    """A registered algorithm or metric breaks the plugin contract.
+
+    name: the name of the algorithm or metric at fault, when it has a valid one, so that
+        asking for it later can say why it is missing.
+    """
+
+    def __init__(self, message: str, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
 
 
 @dataclass(frozen=True)
@@ -112,19 +122,31 @@ class Algorithm:
     description: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "tasks", frozenset(Task(t) for t in self.tasks))
         _check_name(self.name, "algorithm")
-        if not self.tasks:
-            raise ContractError(f"algorithm {self.name!r} supports no task")
-        for attribute in ("search_space", "build"):
-            if not callable(getattr(self, attribute)):
-                raise ContractError(f"algorithm {self.name!r}: {attribute} is not callable")
-        if not all(isinstance(d, Mapping) for d in self.defaults):
-            raise ContractError(f"algorithm {self.name!r}: each default must be a mapping")
-        if self.needs.categorical == "native" and not self.needs.categorical_param:
+        with _blaming(self.name):
+            self._check()
+
+    def _check(self) -> None:
+        what = f"algorithm {self.name!r}"
+        object.__setattr__(self, "tasks", _tasks(self.tasks, what))
+        _check_callable(self.search_space, "search_space", ("trial", "context"), what)
+        _check_callable(self.build, "build", ("params", "task", "seed", "n_jobs"), what)
+        if isinstance(self.defaults, Mapping) or not all(
+            isinstance(d, Mapping) for d in self.defaults
+        ):
             raise ContractError(
-                f"algorithm {self.name!r}: native categoricals need a categorical_param"
+                f"{what}: defaults must be a sequence of mappings (one parameter set each)"
             )
+        object.__setattr__(self, "defaults", tuple(self.defaults))
+        if not isinstance(self.needs, InputNeeds):
+            raise ContractError(f"{what}: needs must be an InputNeeds")
+        if isinstance(self.trusted_types, str) or not all(
+            isinstance(t, str) for t in self.trusted_types
+        ):
+            raise ContractError(f"{what}: trusted_types must be a sequence of type names")
+        object.__setattr__(self, "trusted_types", tuple(self.trusted_types))
+        if self.needs.categorical == "native" and not self.needs.categorical_param:
+            raise ContractError(f"{what}: native categoricals need a categorical_param")
 
 
 @dataclass(frozen=True)
@@ -145,17 +167,18 @@ class Metric:
     description: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "tasks", frozenset(Task(t) for t in self.tasks))
         _check_name(self.name, "metric")
-        if not self.tasks:
-            raise ContractError(f"metric {self.name!r} supports no task")
+        with _blaming(self.name):
+            self._check()
+
+    def _check(self) -> None:
+        object.__setattr__(self, "tasks", _tasks(self.tasks, f"metric {self.name!r}"))
         if self.direction not in ("maximize", "minimize"):
             raise ContractError(
                 f"metric {self.name!r}: direction must be 'maximize' or 'minimize',"
                 f" not {self.direction!r}"
             )
-        if not callable(self.score):
-            raise ContractError(f"metric {self.name!r}: score is not callable")
+        _check_callable(self.score, "score", ("y_true", "y_pred"), f"metric {self.name!r}")
         if self.needs_proba and Task.REGRESSION in self.tasks:
             raise ContractError(f"metric {self.name!r}: regression has no probabilities")
 
@@ -164,9 +187,51 @@ class Metric:
         return a > b if self.direction == "maximize" else a < b
 
 
+@contextlib.contextmanager
+def _blaming(name: str) -> Iterator[None]:
+    try:
+        yield
+    except ContractError as exc:
+        exc.name = name
+        raise
+
+
 def _check_name(name: object, what: str) -> None:
     if not isinstance(name, str) or not _NAME.match(name):
         raise ContractError(
             f"{what} name {name!r} is invalid: use lower-case letters, digits and '_',"
             " starting with a letter"
         )
+
+
+def _tasks(tasks: object, what: str) -> frozenset[Task]:
+    if isinstance(tasks, str):  # Task("binary") is a str too: one task, not its letters
+        tasks = (tasks,)
+    try:
+        found = frozenset(Task(t) for t in tasks)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise ContractError(
+            f"{what}: tasks must be a set of {', '.join(map(repr, map(str, Task)))}, not {tasks!r}"
+        ) from None
+    if not found:
+        raise ContractError(f"{what} supports no task")
+    return found
+
+
+def _check_callable(
+    function: object, attribute: str, arguments: tuple[str, ...], what: str
+) -> None:
+    # Caught here, at registration, this would otherwise fail every trial of the search.
+    if not callable(function):
+        raise ContractError(f"{what}: {attribute} is not callable")
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # some built-in callables have no signature to check
+        return
+    try:
+        signature.bind(*arguments)
+    except TypeError:
+        raise ContractError(
+            f"{what}: {attribute} must accept {len(arguments)} positional arguments"
+            f" ({', '.join(arguments)}), but its signature is {signature}"
+        ) from None
