@@ -175,10 +175,12 @@ def load_registry(
 
     only: names of the installed plugins to load (None: all of them).
     strict: raise `PluginError` on the first broken plugin instead of warning.
+    builtins: modules that are always loaded first, in this order.
     """
     pm = pluggy.PluginManager("automl")
     pm.add_hookspecs(hookspecs)
     plugins: list[PluginInfo] = []
+    builtins = list(builtins)
     candidates: list[tuple[PluginInfo, Callable[[], object]]] = [
         (PluginInfo(name=module, version=None, builtin=True), _importer(module))
         for module in builtins
@@ -186,7 +188,7 @@ def load_registry(
     installed = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
     if only is not None:
         wanted = set(only)
-        for name in sorted(wanted - {ep.name for ep in installed}):
+        for name in sorted(wanted - {ep.name for ep in installed} - set(builtins)):
             _warn(
                 f"{LOAD_ENV} names the plugin {name!r}, which is not installed"
                 f" (installed: {', '.join(ep.name for ep in installed) or 'none'}).",

@@ -120,6 +120,7 @@ def check_id(check: Check) -> str:
 def sample_table(task: Task, n_rows: int = N_ROWS, seed: int = 0) -> pd.DataFrame:
     """A small table for `task`: numeric, boolean and categorical columns, with gaps,
     and a column `target` that depends on them."""
+    task = Task(task)
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame(
         {
