@@ -166,7 +166,7 @@ class Search:
             n_classes=len(schema.classes) if schema.classes else None,
         )
         self.worker = worker
-        worker.set_data(X, y, self.folds, settings.task.is_classification)
+        worker.set_data(X, y, self.folds, settings.task.is_classification, settings.n_jobs)
         self.refit_reserve = EXPORT_SECONDS
         self.started = time.monotonic()
         self.search_seconds = 0.0

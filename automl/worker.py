@@ -101,8 +101,10 @@ class Worker:
         y: np.ndarray,
         folds: Sequence[tuple[np.ndarray, np.ndarray]],
         classification: bool,
+        threads: int,
     ) -> None:
-        self._data = (X, y, list(folds), classification)
+        """The table to fit on, its folds, and how many threads any fit may use."""
+        self._data = (X, y, list(folds), classification, threads)
         self._data_sent = False
 
     def cross_validate(
@@ -241,6 +243,7 @@ def _describe(exc: BaseException) -> str:
 
 def _serve(receive: Connection, send: Connection) -> None:
     from sklearn.base import clone
+    from threadpoolctl import threadpool_limits
 
     data: tuple[Any, ...] = ()
     while True:
@@ -249,8 +252,10 @@ def _serve(receive: Connection, send: Connection) -> None:
             return
         if kind == "data":
             data = tuple(payload)
+            # Caps OpenMP and BLAS pools too, for estimators that take no n_jobs.
+            threadpool_limits(limits=data[4])
         elif kind == "cv":
-            X, y, folds, classification = data
+            X, y, folds, classification, _ = data
             _cross_validate(payload[0], X, y, folds, classification, clone, receive, send)
         elif kind == "refit":
             X, y = data[0], data[1]
