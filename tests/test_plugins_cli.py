@@ -90,8 +90,8 @@ def test_plugins_table_shows_versions_additions_and_errors(broken_site: Path):
     result = automl("plugins", site=broken_site, env={"COLUMNS": "250"})
     _clean(result)
     table = _flat(result.stdout)
-    assert "plugin version algorithms metrics commands status" in table
-    assert "good 2.0.1 good_logistic ok" in table
+    assert "plugin distribution algorithms metrics commands status" in table
+    assert "good automl-good 2.0.1 good_logistic ok" in table
     assert "greeter 1.2.3 hello ok" in table
     assert (
         "raises 1.2.3 broken: automl_register_algorithms raised RuntimeError: the licence"

@@ -39,8 +39,9 @@ class _Group(click.Group):
                 get_registry().add_commands(self)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands:
-            self._add_plugin_commands()
+        # Always, so a plugin that claims one of our own command names is reported even
+        # when that command is what the user runs.
+        self._add_plugin_commands()
         return super().get_command(ctx, cmd_name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -220,12 +221,14 @@ def plugins(as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("plugin", "version", "algorithms", "metrics", "commands", "status")
+    table = Table("plugin", "distribution", "algorithms", "metrics", "commands", "status")
+    for column in table.columns:
+        column.overflow = "fold"
     for row in rows:
         status = "ok" if row["status"] == "ok" else f"[red]broken[/]: {row['error']}"
         table.add_row(
             row["name"],
-            row["version"] or "built-in",
+            f"{row['distribution']} {row['version']}" if row["version"] else "built-in",
             ", ".join(row["algorithms"]),
             ", ".join(row["metrics"]),
             ", ".join(row["commands"]),
