@@ -29,6 +29,11 @@ def run_cli(
     )
 
 
+def quick(algorithms: str = "linear", n_trials: int = 2, cv: int = 3) -> list[str]:
+    """`automl run` options for a short search, as most tests want."""
+    return ["--algorithms", algorithms, "--n-trials", str(n_trials), "--cv", str(cv)]
+
+
 def assert_clean_failure(result: subprocess.CompletedProcess[str], code: int, *needles: str):
     """Exit code as documented, a message on stderr, no traceback."""
     assert result.returncode == code, (result.returncode, result.stderr)

@@ -8,7 +8,7 @@ from io import StringIO
 import numpy as np
 import pandas as pd
 import pytest
-from support import SAMPLES, run_cli
+from support import SAMPLES, quick, run_cli
 
 CASES = [
     # table, target, task, default metric, a sanity bound on the CV score
@@ -77,12 +77,7 @@ def test_predict_writes_file_and_info_reads_card(tmp_path, mixed_csv):
         str(mixed_csv),
         "--target",
         "bought",
-        "--n-trials",
-        "3",
-        "--cv",
-        "3",
-        "--algorithms",
-        "linear",
+        *quick(n_trials=3),
         "--output",
         str(out),
         "--quiet",
@@ -114,12 +109,7 @@ def test_progress_lines_on_stderr_results_on_stdout(tmp_path, mixed_csv):
         str(mixed_csv),
         "--target",
         "bought",
-        "--n-trials",
-        "3",
-        "--cv",
-        "3",
-        "--algorithms",
-        "linear,lightgbm",
+        *quick("linear,lightgbm", n_trials=3),
         "--output",
         str(out),
     )

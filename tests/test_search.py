@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from support import assert_clean_failure, run_cli
+from support import assert_clean_failure, quick, run_cli
 
 from automl import AutoML
 from automl.errors import SearchError
@@ -167,12 +167,7 @@ def test_resume_refuses_other_data(tmp_path, mixed, mixed_csv):
         str(mixed_csv),
         "--target",
         "bought",
-        "--algorithms",
-        "linear",
-        "--n-trials",
-        "2",
-        "--cv",
-        "3",
+        *quick(),
         "--output",
         str(out),
     )
@@ -184,12 +179,7 @@ def test_resume_refuses_other_data(tmp_path, mixed, mixed_csv):
         str(other),
         "--target",
         "bought",
-        "--algorithms",
-        "linear",
-        "--n-trials",
-        "4",
-        "--cv",
-        "3",
+        *quick(n_trials=4),
         "--output",
         str(out),
         "--resume",
@@ -205,12 +195,7 @@ def test_storage_url(tmp_path, mixed_csv):
         str(mixed_csv),
         "--target",
         "bought",
-        "--algorithms",
-        "linear",
-        "--n-trials",
-        "2",
-        "--cv",
-        "3",
+        *quick(),
         "--output",
         str(out),
         "--storage",
