@@ -21,6 +21,7 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
+from automl import ensemble
 from automl.contract import Algorithm, Metric, SearchContext, Task
 from automl.data import Schema
 from automl.errors import Cancelled, DataError
@@ -34,6 +35,13 @@ EXPORT_SECONDS = 1.0
 REFIT_SAFETY = 1.5
 # Once one trial is complete, no single trial may take more than this share of the search.
 MAX_TRIAL_SHARE = 0.4
+# The refit reserve covers this many of the best trials, so a usual ensemble can be refitted;
+# the part beyond the best trial's refit is capped at this share of the budget, so on large
+# tables, where refits are long, the ensemble does not eat the search.
+ENSEMBLE_RESERVE_TRIALS = 3
+ENSEMBLE_RESERVE_SHARE = 0.15
+# Averaging the candidates in each round costs about as much again as scoring them.
+SELECTION_OVERHEAD = 2.0
 
 
 class _TrialError(Exception):
@@ -67,6 +75,7 @@ class Settings:
     seed: int
     n_jobs: int
     n_trials: int | None
+    ensemble: bool = True
 
 
 def make_folds(y: np.ndarray, task: Task, cv: int, seed: int, classes: Sequence[Any] | None):
@@ -172,6 +181,12 @@ class Search:
         self.search_seconds = 0.0
         self.refit_seconds = 0.0
         self.best: float | None = None
+        self.best_fold_seconds = 0.0
+        width = len(schema.classes) if settings.task.is_classification and schema.classes else 1
+        self.pool = ensemble.Pool.for_table(settings.metric, len(y), width, settings.ensemble)
+        # Seconds the parent spends scoring one trial's folds (the latest trial's), from
+        # which the time of the ensemble selection is estimated.
+        self.score_seconds = 0.0
 
     # The deadlines -----------------------------------------------------------------
 
@@ -190,6 +205,23 @@ class Search:
         k = self.settings.cv
         return fold_seconds * k / (k - 1) * REFIT_SAFETY
 
+    def selection_estimate(self) -> float:
+        """Seconds the ensemble selection over the current pool should take."""
+        evaluations = ensemble.ROUNDS * len(self.pool.entries)
+        return evaluations * self.score_seconds * SELECTION_OVERHEAD
+
+    def _update_reserve(self) -> None:
+        """Keep back the refit of the best trial and, when an ensemble is possible, the
+        selection and the refits of the next best, within `ENSEMBLE_RESERVE_SHARE`."""
+        reserve = self.refit_estimate(self.best_fold_seconds)
+        if self.pool.mixes_algorithms():
+            best = self.pool.ranked()[0]
+            others = [n for n in self.pool.ranked()[:ENSEMBLE_RESERVE_TRIALS] if n != best]
+            extra = sum(self.refit_estimate(self.pool.fold_seconds(n)) for n in others)
+            extra += self.selection_estimate()
+            reserve += min(extra, ENSEMBLE_RESERVE_SHARE * self.budget.seconds)
+        self.refit_reserve = reserve + EXPORT_SECONDS
+
     # The study ---------------------------------------------------------------------
 
     def run(self, study: optuna.Study) -> None:
@@ -203,7 +235,7 @@ class Search:
             if n_trials == 0:
                 return
         for trial in _complete(study):
-            self._note_best(study, trial, announce=False)
+            self._note_complete(trial, announce=False)
         study.optimize(
             self.objective,
             n_trials=n_trials,
@@ -241,12 +273,17 @@ class Search:
         deadline = self._trial_deadline(trial.study)
         scores: list[float] = []
         seconds: list[float] = []
+        predictions: dict[int, np.ndarray] = {}
         k = self.settings.cv
         results = self.worker.cross_validate(candidate, deadline, self.cancel)
+        scoring = 0.0
         try:
             for result in results:
+                started = time.perf_counter()
                 scores.append(self._score(result))
+                scoring += time.perf_counter() - started
                 seconds.append(result.seconds)
+                predictions[result.fold] = result.predictions
                 trial.report(float(np.mean(scores)), result.fold)
                 if len(scores) < k and trial.should_prune():
                     trial.set_user_attr("reason", "pruned: worse than the median at this fold")
@@ -262,7 +299,26 @@ class Search:
             results.close()
         trial.set_user_attr("fold_scores", scores)
         trial.set_user_attr("fold_seconds", float(np.mean(seconds)))
-        return float(np.mean(scores))
+        self.score_seconds = scoring
+        value = float(np.mean(scores))
+        self._offer_to_pool(trial, value, float(np.mean(seconds)), predictions)
+        return value
+
+    def _offer_to_pool(
+        self,
+        trial: optuna.Trial,
+        value: float,
+        fold_seconds: float,
+        predictions: dict[int, np.ndarray],
+    ) -> None:
+        """Assemble the trial's out-of-fold predictions for the ensemble pool."""
+        if not self.pool.capacity:
+            return
+        first = next(iter(predictions.values()))
+        oof = np.empty((len(self.y), *first.shape[1:]), dtype=float)
+        for fold, fold_predictions in predictions.items():
+            oof[self.folds[fold][1]] = fold_predictions
+        self.pool.offer(trial.number, str(trial.params["algorithm"]), value, fold_seconds, oof)
 
     def _score(self, result: FoldResult) -> float:
         metric = self.settings.metric
@@ -307,18 +363,20 @@ class Search:
             )
         )
         if trial.state is TrialState.COMPLETE:
-            self._note_best(study, trial, announce=True)
+            self._note_complete(trial, announce=True)
         if (
             self.cancel is not None and self.cancel.is_set()
         ) or time.monotonic() >= self.deadline():
             study.stop()
 
-    def _note_best(self, study: optuna.Study, trial: FrozenTrial, announce: bool) -> None:
-        if self.best is not None and not self.settings.metric.better(trial.value, self.best):
-            return
-        self.best = trial.value
-        self.refit_reserve = self.refit_estimate(trial.user_attrs["fold_seconds"]) + EXPORT_SECONDS
-        if announce:
+    def _note_complete(self, trial: FrozenTrial, announce: bool) -> None:
+        improved = self.best is None or self.settings.metric.better(trial.value, self.best)
+        if improved:
+            self.best = trial.value
+            self.best_fold_seconds = trial.user_attrs["fold_seconds"]
+        # Any complete trial may enter the ensemble pool, so the reserve may change.
+        self._update_reserve()
+        if improved and announce:
             self.on_event(
                 BestImproved(
                     number=trial.number,
