@@ -12,6 +12,7 @@ import platform
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl import bundle, data, study
+from automl import bundle, data, ensemble, study
 from automl.contract import Algorithm, Metric, Task
 from automl.errors import DataError, SearchError, UsageError
 from automl.events import EventCallback, PhaseChanged, SearchFinished, SearchStarted, ignore
@@ -61,6 +62,8 @@ class AutoML:
     seed: seeds the folds, the sampler and the estimators.
     n_jobs: threads per fit; -1 for all cores (one on tables under 20,000 rows).
     storage: an Optuna storage URL for the trials (default: a file in `output`, if any).
+    ensemble: export a weighted average of the best trials' models when it scores better
+        in cross-validation than the best one alone (greedy selection, Caruana et al.).
     on_event: called with each progress event; cancel: set it to stop the run early.
     """
 
@@ -76,6 +79,7 @@ class AutoML:
         seed: int = 0,
         n_jobs: int = -1,
         storage: str | None = None,
+        ensemble: bool = True,
         on_event: EventCallback = ignore,
         cancel: threading.Event | None = None,
     ) -> None:
@@ -88,6 +92,7 @@ class AutoML:
         self.seed = seed
         self.n_jobs = n_jobs
         self.storage = storage
+        self.ensemble = ensemble
         self.on_event = on_event
         self.cancel = cancel
         self.pipeline_: Any = None
@@ -136,6 +141,7 @@ class AutoML:
             seed=self.seed,
             n_jobs=_resolve_n_jobs(self.n_jobs, len(X)),
             n_trials=self.n_trials,
+            ensemble=self.ensemble,
         )
         fingerprint = data.fingerprint(frame)
         with _quiet_optuna(), Worker(_estimator_modules(algorithms, schema.task)) as worker:
@@ -143,17 +149,17 @@ class AutoML:
             the_study, resumed = self._open_study(output, resume, runner, fingerprint)
             ranked = self._search(runner, the_study, budget, frame.shape[1] - 1)
             self.on_event(PhaseChanged("refit", budget.elapsed()))
-            chosen, self.pipeline_, refit_rows = _refit(runner, ranked, budget, self.cancel)
+            final = _final_model(runner, ranked, budget, self.cancel)
+        self.pipeline_ = final.pipeline
         self.schema_ = schema
         self.card_ = _card(
             self,
             runner,
             the_study,
-            chosen,
+            final,
             source=source,
             frame=frame,
             fingerprint=fingerprint,
-            refit_rows=refit_rows,
             resumed=resumed,
             budget=budget,
         )
@@ -347,27 +353,147 @@ def _read(table: pd.DataFrame | str | Path) -> tuple[pd.DataFrame, str]:
     raise UsageError(f"Cannot fit on a {type(table).__name__}: give a DataFrame or a file path.")
 
 
+@dataclass
+class _Final:
+    """The model to export, and what the card says about it.
+
+    trial: the exported trial, or with an ensemble the best single trial.
+    """
+
+    pipeline: Any
+    trial: Any
+    refit_rows: int
+    ensemble: ensemble.Ensemble | None = None
+    members: list[Any] = field(default_factory=list)  # trials, most weight first
+
+
+def _final_model(
+    runner: Search, ranked: list[Any], budget: Budget, cancel: threading.Event | None
+) -> _Final:
+    """An ensemble of the best trials if it scores better than the best alone, refitted on
+    all rows; otherwise the best trial, as `_refit` does."""
+    chosen = _choose_ensemble(runner, ranked[0], budget)
+    if chosen is not None:
+        final = _refit_ensemble(runner, ranked, chosen, budget, cancel)
+        if final is not None:
+            return final
+    return _refit(runner, ranked, budget, cancel)
+
+
+def _choose_ensemble(runner: Search, best: Any, budget: Budget) -> ensemble.Ensemble | None:
+    pool = runner.pool
+    if not pool.mixes_algorithms():
+        return None
+    # The selection may not eat into the time the best trial's refit needs.
+    refit = runner.refit_estimate(best.user_attrs["fold_seconds"])
+    deadline = budget.end - EXPORT_SECONDS - refit
+    settings = runner.settings
+    chosen = ensemble.select(
+        pool.predictions, runner.y, runner.folds, settings.metric, deadline=deadline
+    )
+    return chosen if _beats(chosen, best, settings.metric) else None
+
+
+def _beats(chosen: ensemble.Ensemble | None, best: Any, metric: Metric) -> bool:
+    """An ensemble of two or more models whose mean fold score is strictly better than the
+    best trial's (the same folds and rows, so like is compared with like)."""
+    if chosen is None or len(chosen.weights) < 2:
+        return False
+    return metric.better(chosen.score, best.value)
+
+
+def _refit_ensemble(
+    runner: Search,
+    ranked: list[Any],
+    chosen: ensemble.Ensemble,
+    budget: Budget,
+    cancel: threading.Event | None,
+) -> _Final | None:
+    """Refit the members on all rows, most weight first, while the budget allows.
+
+    Members that could not be refitted are dropped and the rest reweighted and scored
+    again, so the card describes the exported model. With fewer than two left, or no
+    longer better than the best trial, the best refitted member is exported alone (the
+    best trial when it is one); None if no member was refitted.
+    """
+    trials = {t.number: t for t in ranked}
+    order = sorted(chosen.weights, key=lambda n: (-chosen.weights[n], n))
+    fitted = _refit_members(runner, [trials[n] for n in order], budget, cancel)
+    if not fitted:
+        return None
+    settings = runner.settings
+    weights = {n: chosen.weights[n] for n in order if n in fitted}
+    kept = ensemble.evaluate(
+        runner.pool.predictions, weights, runner.y, runner.folds, settings.metric
+    )
+    if _beats(kept, ranked[0], settings.metric):
+        n_classes = len(runner.schema.classes) if settings.task.is_classification else None
+        members = [(n, fitted[n]) for n in kept.weights]
+        pipeline = ensemble.voting_estimator(members, list(kept.weights.values()), n_classes)
+        members_trials = [trials[n] for n in kept.weights]
+        return _Final(pipeline, ranked[0], len(runner.y), kept, members_trials)
+    alone = next(t for t in ranked if t.number in fitted)
+    return _Final(fitted[alone.number], alone, len(runner.y))
+
+
+def _refit_members(
+    runner: Search, members: list[Any], budget: Budget, cancel: threading.Event | None
+) -> dict[int, Any]:
+    """Trial number -> pipeline refitted on all rows, for the members that fit in time.
+
+    A member whose estimated refit would end after the budget (less the export) is not
+    started: the grace beyond the budget is for the unexpected, not for planned work.
+    """
+    hard_end = _hard_end(budget)
+    fitted: dict[int, Any] = {}
+    for trial in members:
+        estimate = runner.refit_estimate(trial.user_attrs["fold_seconds"])
+        if time.monotonic() + estimate > budget.end - EXPORT_SECONDS:
+            continue
+        rows = np.arange(len(runner.y))
+        try:
+            pipeline, seconds = runner.worker.refit(
+                _candidate(runner, trial), rows, hard_end - EXPORT_SECONDS, cancel
+            )
+        except TimeUp:
+            break  # the worker was stopped at the hard end: no time for anything else
+        except TrialFailed:
+            continue
+        fitted[trial.number] = pipeline
+        runner.refit_seconds += seconds
+    return fitted
+
+
+def _hard_end(budget: Budget) -> float:
+    return budget.end + REFIT_GRACE_SHARE * budget.seconds + REFIT_GRACE_SECONDS
+
+
+def _candidate(runner: Search, trial: Any) -> Any:
+    settings = runner.settings
+    return build_candidate(
+        runner.algorithms[trial.params["algorithm"]],
+        runner.schema,
+        trial.user_attrs["params"],
+        settings.task,
+        settings.seed,
+        settings.n_jobs,
+    )
+
+
 def _refit(
     runner: Search, ranked: list[Any], budget: Budget, cancel: threading.Event | None
-) -> tuple[Any, Any, int]:
+) -> _Final:
     """Refit the best trial on all rows; if time is short, on as many rows as fit in it.
 
     If the best cannot be refitted in time, the fastest of the others is tried.
     """
     settings = runner.settings
-    hard_end = budget.end + REFIT_GRACE_SHARE * budget.seconds + REFIT_GRACE_SECONDS
+    hard_end = _hard_end(budget)
     fastest = min(ranked, key=lambda t: t.user_attrs["fold_seconds"])
     errors = []
     for trial in [ranked[0]] + ([fastest] if fastest.number != ranked[0].number else []):
         algorithm = runner.algorithms[trial.params["algorithm"]]
-        candidate = build_candidate(
-            algorithm,
-            runner.schema,
-            trial.user_attrs["params"],
-            settings.task,
-            settings.seed,
-            settings.n_jobs,
-        )
+        candidate = _candidate(runner, trial)
         available = hard_end - EXPORT_SECONDS - time.monotonic()
         estimate = runner.refit_estimate(trial.user_attrs["fold_seconds"])
         share = 1.0 if estimate <= available else max(available / estimate, MIN_REFIT_SHARE)
@@ -379,8 +505,8 @@ def _refit(
         except (TimeUp, TrialFailed) as exc:
             errors.append(f"{algorithm.name}: {exc or 'out of time'}")
             continue
-        runner.refit_seconds = seconds
-        return trial, pipeline, len(rows)
+        runner.refit_seconds += seconds
+        return _Final(pipeline, trial, len(rows))
     raise SearchError("The winning model could not be refitted: " + "; ".join(errors))
 
 
@@ -388,12 +514,11 @@ def _card(
     model: AutoML,
     runner: Search,
     the_study: Any,
-    chosen: Any,
+    final: _Final,
     *,
     source: str,
     frame: pd.DataFrame,
     fingerprint: str,
-    refit_rows: int,
     resumed: bool,
     budget: Budget,
 ) -> dict[str, Any]:
@@ -407,17 +532,8 @@ def _card(
         "target": schema.target,
         "classes": schema.classes,
         "metric": {"name": metric.name, "direction": metric.direction},
-        "cv": {
-            "folds": runner.settings.cv,
-            "score": chosen.value,
-            "std": float(np.std(chosen.user_attrs["fold_scores"])),
-            "fold_scores": chosen.user_attrs["fold_scores"],
-        },
-        "best": {
-            "trial": chosen.number,
-            "algorithm": chosen.params["algorithm"],
-            "params": chosen.user_attrs.get("params", {}),
-        },
+        "cv": _cv_section(final, runner.settings.cv),
+        "best": _best_section(final),
         "leaderboard": _records(leaderboard(the_study, metric).head(50)),
         "trials": _count_states(the_study),
         "schema": schema.to_dict(),
@@ -427,7 +543,7 @@ def _card(
             "columns": int(frame.shape[1]),
             "fingerprint": fingerprint,
         },
-        "refit": {"rows": refit_rows},
+        "refit": {"rows": final.refit_rows},
         "seed": model.seed,
         "time_budget": model.time_budget,
         "n_trials": model.n_trials,
@@ -437,6 +553,42 @@ def _card(
             "wall_seconds": round(budget.elapsed(), 3),
         },
         "study": {"name": the_study.study_name, "resumed": resumed},
+    }
+
+
+def _cv_section(final: _Final, folds: int) -> dict[str, Any]:
+    """The cross-validated score of the exported model: the ensemble's or the trial's."""
+    if final.ensemble is not None:
+        scores, score = final.ensemble.fold_scores, final.ensemble.score
+    else:
+        scores, score = final.trial.user_attrs["fold_scores"], final.trial.value
+    return {"folds": folds, "score": score, "std": float(np.std(scores)), "fold_scores": scores}
+
+
+def _best_section(final: _Final) -> dict[str, Any]:
+    """What was exported: one trial, or an ensemble (then the best trial is `best_single`)."""
+    trial = final.trial
+    single = {
+        "trial": trial.number,
+        "algorithm": trial.params["algorithm"],
+        "params": trial.user_attrs.get("params", {}),
+    }
+    if final.ensemble is None:
+        return {**single, "ensemble": []}
+    members = [
+        {
+            "trial": t.number,
+            "algorithm": t.params["algorithm"],
+            "weight": final.ensemble.weights[t.number],
+        }
+        for t in final.members
+    ]
+    return {
+        "trial": None,
+        "algorithm": "ensemble",
+        "params": {},
+        "ensemble": members,
+        "best_single": {**single, "score": trial.value},
     }
 
 

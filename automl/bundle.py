@@ -130,6 +130,9 @@ def render_markdown(card: dict[str, Any]) -> str:
     metric = card["metric"]["name"]
     cv = card["cv"]
     best = card["best"]
+    members = best.get("ensemble") or []
+    # With an ensemble, the parameters shown are those of the best single trial.
+    single = best.get("best_single", best)
     lines = [
         f"# Model card: {card['target']} ({card['task']})",
         "",
@@ -139,7 +142,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         "## Result",
         "",
-        f"- Best algorithm: **{best['algorithm']}** (trial {best['trial']})",
+        _model_line(best, metric),
         f"- Cross-validated {metric} ({metric_direction(card)}): **{cv['score']:.6g}**"
         f" ± {cv['std']:.3g} over {cv['folds']} folds",
         f"- Fold scores: {', '.join(f'{s:.6g}' for s in cv['fold_scores'])}",
@@ -149,8 +152,14 @@ def render_markdown(card: dict[str, Any]) -> str:
     ]
     if card.get("classes") is not None:
         lines.append(f"- Classes: {', '.join(map(str, card['classes']))}")
-    lines += ["", "## Best parameters", "", "| parameter | value |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in best["params"].items()]
+    if members:
+        lines += ["", "## Ensemble", "", "| trial | algorithm | weight |", "|---|---|---|"]
+        lines += [f"| {m['trial']} | {m['algorithm']} | {m['weight']:.3g} |" for m in members]
+    heading = (
+        f"Parameters of the best single trial ({single['trial']})" if members else "Best parameters"
+    )
+    lines += ["", f"## {heading}", "", "| parameter | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in single["params"].items()]
     lines += ["", "## Leaderboard", "", f"| rank | trial | algorithm | {metric} | std |"]
     lines.append("|---|---|---|---|---|")
     lines += [
@@ -177,6 +186,18 @@ def render_markdown(card: dict[str, Any]) -> str:
     ]
     lines += [f"- {k}: {v}" for k, v in card["versions"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _model_line(best: dict[str, Any], metric: str) -> str:
+    members = best.get("ensemble") or []
+    if not members:
+        return f"- Best algorithm: **{best['algorithm']}** (trial {best['trial']})"
+    single = best["best_single"]
+    return (
+        f"- Model: **ensemble** of {len(members)} trials, a weighted average of their"
+        f" predictions; the best single trial was {single['algorithm']} (trial"
+        f" {single['trial']}, {metric} {single['score']:.6g})"
+    )
 
 
 def metric_direction(card: dict[str, Any]) -> str:

@@ -96,6 +96,11 @@ def cli(ctx: click.Context) -> None:
 )
 @click.option("--storage", help="Optuna storage URL for the trials [default: a file in --output].")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --output.")
+@click.option(
+    "--no-ensemble",
+    is_flag=True,
+    help="Export the best single model, never an ensemble of the best ones.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary; no progress.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def run(
@@ -112,6 +117,7 @@ def run(
     output: Path | None,
     storage: str | None,
     resume: bool,
+    no_ensemble: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -137,6 +143,7 @@ def run(
         seed=seed,
         n_jobs=n_jobs,
         storage=storage,
+        ensemble=not no_ensemble,
         on_event=reporter.handle,
     )
     try:

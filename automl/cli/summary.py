@@ -12,7 +12,12 @@ LEADERBOARD_ROWS = 10
 
 
 def summary(card: dict[str, Any], output: Path) -> dict[str, Any]:
+    """The JSON summary. `score`, `std` and `fold_scores` describe the exported model;
+    `algorithm` and `params` are the best trial's (the top of the leaderboard), and
+    `ensemble` lists the members when the exported model is an ensemble."""
     metric = card["metric"]["name"]
+    best = card["best"]
+    single = best.get("best_single", best)
     return {
         "output": str(output),
         "task": card["task"],
@@ -23,8 +28,9 @@ def summary(card: dict[str, Any], output: Path) -> dict[str, Any]:
         "score": card["cv"]["score"],
         "std": card["cv"]["std"],
         "fold_scores": card["cv"]["fold_scores"],
-        "algorithm": card["best"]["algorithm"],
-        "params": card["best"]["params"],
+        "algorithm": single["algorithm"],
+        "params": single["params"],
+        "ensemble": best.get("ensemble", []),
         "trials": card["trials"],
         "refit_rows": card["refit"]["rows"],
         "rows": card["data"]["rows"],
@@ -42,7 +48,7 @@ def print_summary(result: dict[str, Any]) -> None:
     metric = result["metric"]
     trials = result["trials"]
     console.print(
-        f"Best: [bold]{result['algorithm']}[/]  {metric} {result['score']:.5g}"
+        f"Best: [bold]{_model_name(result)}[/]  {metric} {result['score']:.5g}"
         f" ± {result['std']:.2g} ({len(result['fold_scores'])}-fold CV)",
         highlight=False,
     )
@@ -68,3 +74,11 @@ def print_summary(result: dict[str, Any]) -> None:
         )
     console.print(table)
     console.print(f"Model saved in {result['output']}", highlight=False)
+
+
+def _model_name(result: dict[str, Any]) -> str:
+    members = result["ensemble"]
+    if not members:
+        return result["algorithm"]
+    parts = [f"{m['algorithm']} (trial {m['trial']}) {m['weight']:.2f}" for m in members]
+    return "ensemble of " + ", ".join(parts)

@@ -1,0 +1,245 @@
+"""Greedy ensemble selection over out-of-fold predictions, and the ensemble it exports."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import optuna
+import pytest
+from support import make_mixed, run_cli
+
+import automl
+from automl import AutoML, ensemble
+from automl.contract import Task
+from automl.data import encode_target, infer_schema, prepare
+from automl.events import ignore
+from automl.plugins import get_registry
+from automl.search import (
+    EXPORT_SECONDS,
+    Budget,
+    Search,
+    Settings,
+    enqueue_defaults,
+    make_sampler,
+)
+from automl.worker import Worker
+
+ROC_AUC = get_registry().metric("roc_auc")
+LOG_LOSS = get_registry().metric("log_loss")
+RMSE = get_registry().metric("rmse")
+
+
+def _folds(n: int, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    rows = np.arange(n)
+    return [(rows[rows % k != f], rows[rows % k == f]) for f in range(k)]
+
+
+def _complementary(seed: int = 0):
+    """Three regressors: two whose errors cancel out, and a better one whose do not.
+
+    The first two err by +/-1 on each row, in opposite directions, so their average is
+    exact; the third errs less (0.8 on average) but alone.
+    """
+    rng = np.random.default_rng(seed)
+    y = rng.normal(0, 1, 120)
+    error = rng.choice([-1.0, 1.0], 120)
+    predictions = {0: y + error, 1: y - error, 2: y + rng.normal(0, 0.8, 120)}
+    return y, predictions
+
+
+def test_selection_picks_the_complementary_models():
+    y, predictions = _complementary()
+    folds = _folds(len(y), 3)
+    chosen = ensemble.select(predictions, y, folds, RMSE)
+    # It starts from the best single model (2), which stays in the bag, then adds the two
+    # that cancel out, in turns, until they hold nearly all the weight.
+    assert chosen.weights[0] == chosen.weights[1] >= 0.45
+    assert chosen.weights.get(2, 0.0) <= 0.1
+    assert np.isclose(sum(chosen.weights.values()), 1.0)
+    single = min(np.mean(ensemble.fold_scores(p, y, folds, RMSE)) for p in predictions.values())
+    assert chosen.score < single / 10
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_selection_is_never_worse_than_the_best_single_model(seed):
+    """Random probability matrices: whatever the mix, the result keeps up with the best."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, 90)
+    predictions = {n: rng.dirichlet(np.ones(3), 90) for n in range(6)}
+    folds = _folds(90, 3)
+    chosen = ensemble.select(predictions, y, folds, LOG_LOSS)
+    singles = [np.mean(ensemble.fold_scores(p, y, folds, LOG_LOSS)) for p in predictions.values()]
+    assert chosen.score <= min(singles)
+    assert np.isclose(sum(chosen.weights.values()), 1.0)
+    blended = ensemble.blend(predictions, chosen.weights)
+    assert chosen.fold_scores == ensemble.fold_scores(blended, y, folds, LOG_LOSS)
+
+
+def test_selection_follows_the_metric_direction_and_stops_at_the_deadline():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 100)
+    good = np.column_stack([1 - y * 0.8 - 0.1, y * 0.8 + 0.1])
+    noise = rng.dirichlet(np.ones(2), 100)
+    predictions = {3: noise, 7: good}
+    folds = _folds(100, 4)
+    chosen = ensemble.select(predictions, y, folds, ROC_AUC)
+    assert chosen.weights == {7: 1.0} and chosen.score == 1.0
+    # With the deadline already passed, no round runs: the best single model is returned.
+    late = ensemble.select(predictions, y, folds, ROC_AUC, deadline=time.monotonic() - 1)
+    assert late.weights == {7: 1.0}
+
+
+def test_the_pool_keeps_the_best_trials_within_its_capacity():
+    pool = ensemble.Pool(ROC_AUC, capacity=2)
+    for number, value in [(0, 0.7), (1, 0.9), (2, 0.8), (3, 0.6)]:
+        pool.offer(number, "linear" if number % 2 else "lightgbm", value, 0.1, np.zeros(4))
+    assert pool.ranked() == [1, 2] and set(pool.predictions) == {1, 2}
+    assert pool.mixes_algorithms()
+    huge = ensemble.Pool.for_table(ROC_AUC, n_rows=10_000_000, width=10, enabled=True)
+    assert huge.capacity == 0  # one trial's predictions alone would pass the memory cap
+    assert ensemble.Pool.for_table(ROC_AUC, 300, 2, enabled=False).capacity == 0
+
+
+def _search(table, target: str, n_trials: int, algorithms: list[str]):
+    schema = infer_schema(table, target, None, "test")
+    registry = get_registry()
+    settings = Settings(
+        metric=registry.metric("roc_auc"),
+        algorithms=[registry.algorithm(a) for a in algorithms],
+        task=Task.BINARY,
+        cv=3,
+        seed=0,
+        n_jobs=1,
+        n_trials=n_trials,
+    )
+    X, y = prepare(table, schema, "test"), encode_target(table[target], schema)
+    with Worker() as worker:
+        runner = Search(X, y, schema, settings, Budget(time.monotonic(), 120), ignore, worker)
+        study = optuna.create_study(direction="maximize", sampler=make_sampler(0))
+        enqueue_defaults(study, settings.algorithms)
+        runner.run(study)
+    return runner, study
+
+
+def test_out_of_fold_predictions_reproduce_each_trials_fold_scores():
+    """Each kept array puts every fold's predictions back on that fold's rows."""
+    runner, study = _search(make_mixed(), "bought", 4, ["linear", "lightgbm"])
+    trials = {t.number: t for t in study.trials if t.value is not None}
+    assert len(trials) == 4 and set(runner.pool.predictions) == set(trials)
+    for number, oof in runner.pool.predictions.items():
+        scores = ensemble.fold_scores(oof, runner.y, runner.folds, runner.settings.metric)
+        assert scores == trials[number].user_attrs["fold_scores"]
+    # The reserve covers the refits of the next two best trials, not only the best's.
+    ranked = runner.pool.ranked()
+    others = sum(runner.refit_estimate(runner.pool.fold_seconds(n)) for n in ranked[1:3])
+    best = runner.refit_estimate(runner.best_fold_seconds)
+    assert runner.refit_reserve - EXPORT_SECONDS - best >= others > 0
+
+
+@pytest.fixture(scope="module")
+def fitted_ensemble():
+    model = AutoML(
+        time_budget=60,
+        n_trials=7,
+        cv=3,
+        n_jobs=1,
+        algorithms=["lightgbm", "linear", "knn", "random_forest"],
+    )
+    return model.fit(make_mixed(400, seed=3), target="bought")
+
+
+def test_an_ensemble_is_exported_when_it_scores_better(fitted_ensemble):
+    card = fitted_ensemble.card
+    best = card["best"]
+    assert best["algorithm"] == "ensemble", best
+    members = best["ensemble"]
+    assert len(members) >= 2
+    assert np.isclose(sum(m["weight"] for m in members), 1.0)
+    board = {row["trial"]: row for row in card["leaderboard"]}
+    assert all(board[m["trial"]]["algorithm"] == m["algorithm"] for m in members)
+    assert best["best_single"]["trial"] == card["leaderboard"][0]["trial"]
+    assert card["cv"]["score"] > card["leaderboard"][0]["roc_auc"]
+    assert card["cv"]["score"] == pytest.approx(np.mean(card["cv"]["fold_scores"]))
+    assert len(card["cv"]["fold_scores"]) == 3
+    assert card["refit"]["rows"] == card["data"]["rows"]
+
+
+def test_the_saved_ensemble_loads_and_predicts_the_weighted_average(fitted_ensemble, tmp_path):
+    fitted_ensemble.save(tmp_path / "bundle")
+    again = automl.load(tmp_path / "bundle")
+    members = again.card["best"]["ensemble"]
+    voting = again.pipeline_
+    assert [name for name, _ in voting.estimators] == [f"trial_{m['trial']}" for m in members]
+
+    table = make_mixed(50, seed=11).drop(columns="bought")
+    X = prepare(table, again.schema_, "test")
+    expected = sum(
+        m["weight"] * member.predict_proba(X)
+        for m, member in zip(members, voting.estimators_, strict=True)
+    )
+    proba = again.predict_proba(table)
+    assert np.allclose(proba.to_numpy(), expected)
+    assert np.allclose(proba.to_numpy(), fitted_ensemble.predict_proba(table).to_numpy())
+    assert (again.predict(table) == proba.idxmax(axis=1).to_numpy()).all()
+    markdown = (tmp_path / "bundle" / "model_card.md").read_text()
+    assert "## Ensemble" in markdown
+    assert all(f"| {m['trial']} | {m['algorithm']} |" in markdown for m in members)
+
+
+def test_ensemble_false_exports_the_best_trial():
+    model = AutoML(
+        time_budget=60,
+        n_trials=7,
+        cv=3,
+        n_jobs=1,
+        ensemble=False,
+        algorithms=["lightgbm", "linear", "knn", "random_forest"],
+    )
+    card = model.fit(make_mixed(400, seed=3), target="bought").card
+    assert card["best"]["algorithm"] != "ensemble" and card["best"]["ensemble"] == []
+    assert card["best"]["trial"] == card["leaderboard"][0]["trial"]
+    assert card["cv"]["score"] == card["leaderboard"][0]["roc_auc"]
+    assert not hasattr(model.pipeline_, "estimators_")
+
+
+def test_a_single_complete_trial_is_exported_alone():
+    model = AutoML(time_budget=60, n_trials=1, cv=3, n_jobs=1, algorithms=["lightgbm", "linear"])
+    card = model.fit(make_mixed(), target="bought").card
+    assert card["trials"]["complete"] == 1
+    assert card["best"]["ensemble"] == [] and card["best"]["algorithm"] in ("lightgbm", "linear")
+    assert card["cv"]["score"] == card["leaderboard"][0]["roc_auc"]
+
+
+def test_the_summary_names_the_members_and_keeps_the_best_trial(fitted_ensemble, tmp_path):
+    from automl.cli.summary import summary
+
+    result = summary(fitted_ensemble.card, tmp_path)
+    members = fitted_ensemble.card["best"]["ensemble"]
+    assert result["ensemble"] == members and len(members) >= 2
+    assert result["algorithm"] == result["leaderboard"][0]["algorithm"]
+    assert result["score"] == fitted_ensemble.card["cv"]["score"]
+
+
+def test_no_ensemble_on_the_command_line(tmp_path):
+    csv = tmp_path / "mixed.csv"
+    make_mixed(400, seed=3).to_csv(csv, index=False)
+    out = tmp_path / "model"
+    algorithms = "lightgbm,linear,knn,random_forest"
+    options = ["--algorithms", algorithms, "--n-trials", "7", "--cv", "3", "--n-jobs", "1"]
+    ran = run_cli(
+        "run",
+        str(csv),
+        "--target",
+        "bought",
+        *options,
+        "--no-ensemble",
+        "--output",
+        str(out),
+        "--json",
+    )
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads(ran.stdout)
+    assert result["ensemble"] == []
+    assert result["score"] == result["leaderboard"][0]["roc_auc"]
