@@ -183,9 +183,6 @@ class Pool:
         sign = -1.0 if self.metric.direction == "maximize" else 1.0
         return sorted(self.entries, key=lambda n: (sign * self.entries[n].value, n))
 
-    def algorithm(self, number: int) -> str:
-        return self.entries[number].algorithm
-
     def fold_seconds(self, number: int) -> float:
         return self.entries[number].fold_seconds
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 
@@ -24,7 +25,7 @@ from automl.search import (
     enqueue_defaults,
     make_sampler,
 )
-from automl.worker import Worker
+from automl.worker import TrialFailed, Worker
 
 ROC_AUC = get_registry().metric("roc_auc")
 LOG_LOSS = get_registry().metric("log_loss")
@@ -138,16 +139,31 @@ def test_out_of_fold_predictions_reproduce_each_trials_fold_scores():
     assert runner.refit_reserve - EXPORT_SECONDS - best >= others > 0
 
 
+QUICK = {"time_budget": 60, "n_trials": 8, "cv": 3, "n_jobs": 1}
+ALGORITHMS = ["linear", "lightgbm", "knn", "random_forest"]
+
+
+def _fit(**options):
+    model = AutoML(**QUICK, algorithms=ALGORITHMS, **options)
+    return model.fit(make_mixed(400, seed=5), target="bought")
+
+
+def _failing_refits(monkeypatch, failing: set[int]) -> None:
+    """Make the refit calls numbered in `failing` (1 = the first) fail in the worker."""
+    original = Worker.refit
+    calls = itertools.count(1)
+
+    def refit(self, candidate, rows, deadline, cancel=None):
+        if next(calls) in failing:
+            raise TrialFailed("ValueError: failed on purpose")
+        return original(self, candidate, rows, deadline, cancel)
+
+    monkeypatch.setattr(Worker, "refit", refit)
+
+
 @pytest.fixture(scope="module")
 def fitted_ensemble():
-    model = AutoML(
-        time_budget=60,
-        n_trials=7,
-        cv=3,
-        n_jobs=1,
-        algorithms=["lightgbm", "linear", "knn", "random_forest"],
-    )
-    return model.fit(make_mixed(400, seed=3), target="bought")
+    return _fit()
 
 
 def test_an_ensemble_is_exported_when_it_scores_better(fitted_ensemble):
@@ -189,15 +205,8 @@ def test_the_saved_ensemble_loads_and_predicts_the_weighted_average(fitted_ensem
 
 
 def test_ensemble_false_exports_the_best_trial():
-    model = AutoML(
-        time_budget=60,
-        n_trials=7,
-        cv=3,
-        n_jobs=1,
-        ensemble=False,
-        algorithms=["lightgbm", "linear", "knn", "random_forest"],
-    )
-    card = model.fit(make_mixed(400, seed=3), target="bought").card
+    model = _fit(ensemble=False)
+    card = model.card
     assert card["best"]["algorithm"] != "ensemble" and card["best"]["ensemble"] == []
     assert card["best"]["trial"] == card["leaderboard"][0]["trial"]
     assert card["cv"]["score"] == card["leaderboard"][0]["roc_auc"]
@@ -224,10 +233,10 @@ def test_the_summary_names_the_members_and_keeps_the_best_trial(fitted_ensemble,
 
 def test_no_ensemble_on_the_command_line(tmp_path):
     csv = tmp_path / "mixed.csv"
-    make_mixed(400, seed=3).to_csv(csv, index=False)
+    make_mixed(400, seed=5).to_csv(csv, index=False)
     out = tmp_path / "model"
-    algorithms = "lightgbm,linear,knn,random_forest"
-    options = ["--algorithms", algorithms, "--n-trials", "7", "--cv", "3", "--n-jobs", "1"]
+    algorithms = ",".join(ALGORITHMS)
+    options = ["--algorithms", algorithms, "--n-trials", "8", "--cv", "3", "--n-jobs", "1"]
     ran = run_cli(
         "run",
         str(csv),
@@ -243,3 +252,32 @@ def test_no_ensemble_on_the_command_line(tmp_path):
     result = json.loads(ran.stdout)
     assert result["ensemble"] == []
     assert result["score"] == result["leaderboard"][0]["roc_auc"]
+
+
+def test_a_member_that_cannot_be_refitted_is_dropped_and_the_card_rescored(
+    fitted_ensemble, monkeypatch
+):
+    selected = fitted_ensemble.card
+    full = selected["best"]["ensemble"]
+    assert len(full) == 3, full
+    _failing_refits(monkeypatch, {3})  # the member with the least weight
+    model = _fit()
+    card = model.card
+    kept = card["best"]["ensemble"]
+    assert [m["trial"] for m in kept] == [m["trial"] for m in full[:2]]
+    total = full[0]["weight"] + full[1]["weight"]
+    assert [m["weight"] for m in kept] == pytest.approx([m["weight"] / total for m in full[:2]])
+    assert model.pipeline_.weights == [m["weight"] for m in kept]
+    # The scores are those of the two members exported, not of the three selected.
+    assert card["cv"]["fold_scores"] != selected["cv"]["fold_scores"]
+    assert card["cv"]["score"] == pytest.approx(np.mean(card["cv"]["fold_scores"]))
+    assert card["cv"]["score"] > card["leaderboard"][0]["roc_auc"]
+
+
+def test_with_one_member_left_the_best_trial_is_exported_alone(fitted_ensemble, monkeypatch):
+    _failing_refits(monkeypatch, {2, 3})
+    card = _fit().card
+    best = card["leaderboard"][0]
+    assert card["best"]["ensemble"] == [] and card["best"]["trial"] == best["trial"]
+    assert fitted_ensemble.card["best"]["ensemble"][0]["trial"] == best["trial"]
+    assert card["cv"]["score"] == best["roc_auc"]
