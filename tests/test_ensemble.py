@@ -8,8 +8,9 @@ import time
 
 import numpy as np
 import optuna
+import pandas as pd
 import pytest
-from support import make_mixed, run_cli
+from support import SAMPLES, make_mixed, run_cli
 
 import automl
 from automl import AutoML, ensemble
@@ -281,3 +282,31 @@ def test_with_one_member_left_the_best_trial_is_exported_alone(fitted_ensemble, 
     assert card["best"]["ensemble"] == [] and card["best"]["trial"] == best["trial"]
     assert fitted_ensemble.card["best"]["ensemble"][0]["trial"] == best["trial"]
     assert card["cv"]["score"] == best["roc_auc"]
+
+
+def test_a_regression_ensemble_predicts_the_weighted_average_of_its_members(tmp_path):
+    table = pd.read_csv(SAMPLES / "houses.csv").head(400)
+    model = AutoML(**QUICK, algorithms=["linear", "knn", "extra_trees"])
+    model.fit(table, target="price", output=tmp_path / "bundle")
+    members = model.card["best"]["ensemble"]
+    assert len(members) >= 2, model.card["best"]
+    again = automl.load(tmp_path / "bundle")
+    X = prepare(table.head(30), again.schema_, "test")
+    expected = sum(
+        m["weight"] * member.predict(X)
+        for m, member in zip(members, again.pipeline_.estimators_, strict=True)
+    )
+    assert np.allclose(again.predict(table.head(30)), expected)
+
+
+def test_a_label_metric_scores_the_blend_by_its_most_probable_class():
+    y = np.array([0, 1, 1, 0, 1, 0])
+    # Alone each model gets two rows wrong, narrowly, where the other is sure and right;
+    # averaged, every row's most probable class is right.
+    first = np.array([[0.8, 0.2], [0.2, 0.8], [0.55, 0.45], [0.8, 0.2], [0.2, 0.8], [0.45, 0.55]])
+    second = np.array([[0.8, 0.2], [0.55, 0.45], [0.2, 0.8], [0.45, 0.55], [0.2, 0.8], [0.8, 0.2]])
+    accuracy = get_registry().metric("accuracy")
+    folds = _folds(6, 2)
+    assert ensemble.fold_scores(first, y, folds, accuracy) == [2 / 3, 2 / 3]
+    chosen = ensemble.select({0: first, 1: second}, y, folds, accuracy)
+    assert chosen.weights == {0: 0.5, 1: 0.5} and chosen.score == 1.0
