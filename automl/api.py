@@ -237,6 +237,13 @@ class AutoML:
                 elapsed=budget.elapsed(),
             )
         )
+        if not ranked and set(runner.disabled) >= set(runner.algorithms):
+            raise SearchError(
+                "Every trial failed, so there is no model: "
+                + "; ".join(runner.disabled.values()).rstrip(".")
+                + ".",
+                hint="Check the algorithms' plugins (automl plugins), or try other --algorithms.",
+            )
         if not ranked:
             raise SearchError(
                 f"No trial finished within the {budget.seconds:g} s budget"
@@ -657,7 +664,7 @@ def _no_trial_hint(the_study: Any) -> str:
     reasons = [r for r in reasons if r]
     hint = "Give a larger --time-budget, or fewer rows."
     if reasons:
-        hint = f"Last reason: {reasons[-1]}. " + hint
+        hint = f"Last reason: {reasons[-1].rstrip('.')}. " + hint
     return hint
 
 

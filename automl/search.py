@@ -12,6 +12,7 @@ import math
 import threading
 import time
 import warnings
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,8 @@ from automl.worker import FoldResult, TimeUp, TrialFailed, Worker
 EXPORT_SECONDS = 1.0
 # A refit on all rows takes about k/(k-1) times a fold's fit; this pads the estimate.
 REFIT_SAFETY = 1.5
+# An algorithm whose trials raise this many times in a row is not tried again.
+MAX_ERRORS_IN_A_ROW = 3
 # Once one trial is complete, no single trial may take more than this share of the search.
 MAX_TRIAL_SHARE = 0.4
 # The refit reserve covers this many of the best trials, so a usual ensemble can be refitted;
@@ -182,6 +185,9 @@ class Search:
         self.search_seconds = 0.0
         self.refit_seconds = 0.0
         self.best: float | None = None
+        # Consecutive errors per algorithm, and the algorithms given up on (with why).
+        self.errors_in_a_row: Counter[str] = Counter()
+        self.disabled: dict[str, str] = {}
         self.best_fold_seconds = 0.0
         width = len(schema.classes) if settings.task.is_classification and schema.classes else 1
         self.pool = ensemble.Pool.for_table(settings.metric, len(y), width, settings.ensemble)
@@ -246,6 +252,11 @@ class Search:
 
     def objective(self, trial: optuna.Trial) -> float:
         name = trial.suggest_categorical("algorithm", sorted(self.algorithms))
+        if name in self.disabled:
+            # The sampler's choices cannot shrink mid-study; a pruned trial costs nothing
+            # and teaches it to stay away.
+            trial.set_user_attr("reason", f"skipped: {self.disabled[name]}")
+            raise optuna.TrialPruned()
         algorithm = self.algorithms[name]
         try:
             params = algorithm.search_space(_Prefixed(trial, name), self.context)
@@ -292,7 +303,7 @@ class Search:
                     trial.set_user_attr("reason", "pruned: too slow for the budget left")
                     raise optuna.TrialPruned()
         except TimeUp:
-            self._fail(trial, "stopped: it would not finish within the time budget")
+            self._fail(trial, "stopped: it would not finish within the time budget", error=False)
         except TrialFailed as exc:
             self._fail(trial, str(exc))
         finally:
@@ -343,7 +354,16 @@ class Search:
         finish = time.monotonic() + left + self.refit_estimate(per_fold) + EXPORT_SECONDS
         return finish > self.budget.end
 
-    def _fail(self, trial: optuna.Trial, reason: str) -> None:
+    def _fail(self, trial: optuna.Trial, reason: str, error: bool = True) -> None:
+        """Record why the trial failed and raise; an algorithm that errs (as opposed to
+        running out of time) MAX_ERRORS_IN_A_ROW times in a row is not tried again."""
+        name = trial.params["algorithm"]
+        if error:
+            self.errors_in_a_row[name] += 1
+            if self.errors_in_a_row[name] >= MAX_ERRORS_IN_A_ROW:
+                self.disabled[name] = (
+                    f"{name} failed {MAX_ERRORS_IN_A_ROW} trials in a row; last: {reason}"
+                )
         trial.set_user_attr("reason", reason)
         raise _TrialError(reason)
 
@@ -363,10 +383,11 @@ class Search:
             )
         )
         if trial.state is TrialState.COMPLETE:
+            self.errors_in_a_row[trial.params["algorithm"]] = 0
             self._note_complete(trial, announce=True)
-        if (
-            self.cancel is not None and self.cancel.is_set()
-        ) or time.monotonic() >= self.deadline():
+        cancelled = self.cancel is not None and self.cancel.is_set()
+        all_disabled = set(self.disabled) >= set(self.algorithms)
+        if cancelled or all_disabled or time.monotonic() >= self.deadline():
             study.stop()
 
     def _note_complete(self, trial: FrozenTrial, announce: bool) -> None:

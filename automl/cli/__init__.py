@@ -157,7 +157,7 @@ def run(
                 err=True,
             )
         raise
-    result = summary(model.card, output)
+    result = summary(model.card, output, time.monotonic() - _STARTED)
     if as_json:
         click.echo(json.dumps(result, indent=2, default=str))
     else:

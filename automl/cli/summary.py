@@ -11,7 +11,8 @@ from rich.table import Table
 LEADERBOARD_ROWS = 10
 
 
-def summary(card: dict[str, Any], output: Path) -> dict[str, Any]:
+def summary(card: dict[str, Any], output: Path, wall_seconds: float) -> dict[str, Any]:
+    """What `automl run` reports; `wall_seconds` since the process started, export included."""
     """The JSON summary. `score`, `std` and `fold_scores` describe the exported model;
     `algorithm` and `params` are the best trial's (the top of the leaderboard), and
     `ensemble` lists the members when the exported model is an ensemble."""
@@ -35,7 +36,7 @@ def summary(card: dict[str, Any], output: Path) -> dict[str, Any]:
         "refit_rows": card["refit"]["rows"],
         "rows": card["data"]["rows"],
         "time_budget": card["time_budget"],
-        "wall_seconds": card["timing"]["wall_seconds"],
+        "wall_seconds": round(wall_seconds, 3),
         "leaderboard": [
             {k: row[k] for k in ("rank", "trial", "algorithm", metric, "std")}
             for row in card["leaderboard"][:LEADERBOARD_ROWS]
