@@ -43,7 +43,7 @@ def test_a_trial_that_raises_is_recorded_and_the_search_goes_on(slow_plugins, mi
 
 def test_when_every_algorithm_fails_the_run_says_why_at_once(slow_plugins, mixed):
     model = AutoML(time_budget=60, cv=3, algorithms=["exploding"])
-    with pytest.raises(SearchError, match="Every trial failed.*RuntimeError: boom") as caught:
+    with pytest.raises(SearchError, match=r"Every trial failed.*RuntimeError: boom") as caught:
         model.fit(mixed, target="bought")
     assert "time-budget" not in str(caught.value)
 
