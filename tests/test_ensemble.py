@@ -225,7 +225,7 @@ def test_a_single_complete_trial_is_exported_alone():
 def test_the_summary_names_the_members_and_keeps_the_best_trial(fitted_ensemble, tmp_path):
     from automl.cli.summary import summary
 
-    result = summary(fitted_ensemble.card, tmp_path)
+    result = summary(fitted_ensemble.card, tmp_path, wall_seconds=12.5)
     members = fitted_ensemble.card["best"]["ensemble"]
     assert result["ensemble"] == members and len(members) >= 2
     assert result["algorithm"] == result["leaderboard"][0]["algorithm"]

@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ from typing import Any
 import click
 
 from automl import __version__
-from automl.errors import AutoMLError, ExitCode, UsageError
+from automl.errors import AutoMLError, Cancelled, ExitCode, UsageError
 
 _STARTED = time.monotonic()
 TASKS = ("auto", "binary", "multiclass", "regression")
@@ -145,14 +147,15 @@ def run(
         storage=storage,
         ensemble=not no_ensemble,
         on_event=reporter.handle,
+        cancel=threading.Event(),
     )
     try:
-        with reporter, _warnings_to(reporter.warn):
+        with reporter, _warnings_to(reporter.warn), _ctrl_c_cancels(model.cancel):
             model.fit(data, target, output=output, resume=resume, clock_start=_STARTED)
-    except KeyboardInterrupt:
+    except (Cancelled, KeyboardInterrupt):
         if (output / "study.journal").exists() or storage:
             click.echo(
-                f"Interrupted. The finished trials are kept; continue with:"
+                f"The finished trials are kept; continue with:"
                 f" automl run {data} --target {target} --output {output} --resume",
                 err=True,
             )
@@ -245,6 +248,24 @@ def plugins(as_json: bool) -> None:
 
 
 @contextlib.contextmanager
+def _ctrl_c_cancels(cancel: threading.Event) -> Iterator[None]:
+    """The first Ctrl-C asks the core to stop at its next safe point (within a fraction of
+    a second, keeping the trial store consistent); a second one stops at once."""
+
+    def handle(signum: int, frame: object) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        click.echo("Stopping... (press Ctrl-C again to stop at once)", err=True)
+
+    previous = signal.signal(signal.SIGINT, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
 def _warnings_to(show: Any) -> Iterator[None]:
     """Show automl's warnings as one-line messages; hide third-party library warnings."""
     from automl.errors import AutoMLWarning
@@ -284,7 +305,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(ExitCode.INTERRUPTED)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Cancelled):
         click.echo("Interrupted.", err=True)
         sys.exit(ExitCode.INTERRUPTED)
     except AutoMLError as exc:
