@@ -8,46 +8,35 @@ from __future__ import annotations
 
 import contextlib
 import os
-import platform
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from automl import bundle, data, ensemble, study
+from automl import bundle, data, study
+from automl.card import count_states, make_card
 from automl.contract import Algorithm, Metric, Task
 from automl.errors import DataError, SearchError, UsageError
 from automl.events import EventCallback, PhaseChanged, SearchFinished, SearchStarted, ignore
 from automl.plugins import get_registry
-from automl.preprocess import build_candidate
+from automl.refit import final_model
 from automl.search import (
-    EXPORT_SECONDS,
     Budget,
     Search,
     Settings,
     enqueue_defaults,
-    leaderboard,
     make_pruner,
     make_sampler,
     ranked_trials,
 )
-from automl.worker import TimeUp, TrialFailed, Worker
+from automl.worker import Worker
 
 DEFAULT_METRICS = {Task.BINARY: "roc_auc", Task.MULTICLASS: "log_loss", Task.REGRESSION: "rmse"}
-# How far past the budget the refit may run before it is cut short; the promise to the user
-# is 1.1 * budget + 5 seconds for the whole run.
-REFIT_GRACE_SHARE = 0.05
-REFIT_GRACE_SECONDS = 1.0
-MIN_REFIT_SHARE = 0.05
 SMALL_TABLE_ROWS = 20_000
-_LIBRARIES = ("scikit-learn", "lightgbm", "optuna", "pandas", "numpy", "skops", "pluggy")
 
 
 class AutoML:
@@ -149,11 +138,10 @@ class AutoML:
             the_study, resumed = self._open_study(output, resume, runner, fingerprint)
             ranked = self._search(runner, the_study, budget, frame.shape[1] - 1)
             self.on_event(PhaseChanged("refit", budget.elapsed()))
-            final = _final_model(runner, ranked, budget, self.cancel)
+            final = final_model(runner, ranked, budget, self.cancel)
         self.pipeline_ = final.pipeline
         self.schema_ = schema
-        self.card_ = _card(
-            self,
+        self.card_ = make_card(
             runner,
             the_study,
             final,
@@ -162,6 +150,7 @@ class AutoML:
             fingerprint=fingerprint,
             resumed=resumed,
             budget=budget,
+            time_budget=self.time_budget,
         )
         if output is not None:
             self.on_event(PhaseChanged("export", budget.elapsed()))
@@ -226,7 +215,7 @@ class AutoML:
         runner.run(the_study)
         runner.search_seconds = budget.elapsed() - started
         ranked = ranked_trials(the_study, settings.metric)
-        counts = _count_states(the_study)
+        counts = count_states(the_study)
         self.on_event(
             SearchFinished(
                 n_complete=counts["complete"],
@@ -360,245 +349,6 @@ def _read(table: pd.DataFrame | str | Path) -> tuple[pd.DataFrame, str]:
     raise UsageError(f"Cannot fit on a {type(table).__name__}: give a DataFrame or a file path.")
 
 
-@dataclass
-class _Final:
-    """The model to export, and what the card says about it.
-
-    trial: the exported trial, or with an ensemble the best single trial.
-    """
-
-    pipeline: Any
-    trial: Any
-    refit_rows: int
-    ensemble: ensemble.Ensemble | None = None
-    members: list[Any] = field(default_factory=list)  # trials, most weight first
-
-
-def _final_model(
-    runner: Search, ranked: list[Any], budget: Budget, cancel: threading.Event | None
-) -> _Final:
-    """An ensemble of the best trials if it scores better than the best alone, refitted on
-    all rows; otherwise the best trial, as `_refit` does."""
-    chosen = _choose_ensemble(runner, ranked[0], budget)
-    if chosen is not None:
-        final = _refit_ensemble(runner, ranked, chosen, budget, cancel)
-        if final is not None:
-            return final
-    return _refit(runner, ranked, budget, cancel)
-
-
-def _choose_ensemble(runner: Search, best: Any, budget: Budget) -> ensemble.Ensemble | None:
-    pool = runner.pool
-    if not pool.mixes_algorithms():
-        return None
-    # The selection may not eat into the time the best trial's refit needs.
-    refit = runner.refit_estimate(best.user_attrs["fold_seconds"])
-    deadline = budget.end - EXPORT_SECONDS - refit
-    settings = runner.settings
-    chosen = ensemble.select(
-        pool.predictions, runner.y, runner.folds, settings.metric, deadline=deadline
-    )
-    return chosen if _beats(chosen, best, settings.metric) else None
-
-
-def _beats(chosen: ensemble.Ensemble | None, best: Any, metric: Metric) -> bool:
-    """An ensemble of two or more models whose mean fold score is strictly better than the
-    best trial's (the same folds and rows, so like is compared with like)."""
-    if chosen is None or len(chosen.weights) < 2:
-        return False
-    return metric.better(chosen.score, best.value)
-
-
-def _refit_ensemble(
-    runner: Search,
-    ranked: list[Any],
-    chosen: ensemble.Ensemble,
-    budget: Budget,
-    cancel: threading.Event | None,
-) -> _Final | None:
-    """Refit the members on all rows, most weight first, while the budget allows.
-
-    Members that could not be refitted are dropped and the rest reweighted and scored
-    again, so the card describes the exported model. With fewer than two left, or no
-    longer better than the best trial, the best refitted member is exported alone (the
-    best trial when it is one); None if no member was refitted.
-    """
-    trials = {t.number: t for t in ranked}
-    order = sorted(chosen.weights, key=lambda n: (-chosen.weights[n], n))
-    fitted = _refit_members(runner, [trials[n] for n in order], budget, cancel)
-    if not fitted:
-        return None
-    settings = runner.settings
-    weights = {n: chosen.weights[n] for n in order if n in fitted}
-    kept = ensemble.evaluate(
-        runner.pool.predictions, weights, runner.y, runner.folds, settings.metric
-    )
-    if _beats(kept, ranked[0], settings.metric):
-        n_classes = len(runner.schema.classes) if settings.task.is_classification else None
-        members = [(n, fitted[n]) for n in kept.weights]
-        pipeline = ensemble.voting_estimator(members, list(kept.weights.values()), n_classes)
-        members_trials = [trials[n] for n in kept.weights]
-        return _Final(pipeline, ranked[0], len(runner.y), kept, members_trials)
-    alone = next(t for t in ranked if t.number in fitted)
-    return _Final(fitted[alone.number], alone, len(runner.y))
-
-
-def _refit_members(
-    runner: Search, members: list[Any], budget: Budget, cancel: threading.Event | None
-) -> dict[int, Any]:
-    """Trial number -> pipeline refitted on all rows, for the members that fit in time.
-
-    A member whose estimated refit would end after the budget (less the export) is not
-    started: the grace beyond the budget is for the unexpected, not for planned work.
-    """
-    hard_end = _hard_end(budget)
-    fitted: dict[int, Any] = {}
-    for trial in members:
-        estimate = runner.refit_estimate(trial.user_attrs["fold_seconds"])
-        if time.monotonic() + estimate > budget.end - EXPORT_SECONDS:
-            continue
-        rows = np.arange(len(runner.y))
-        try:
-            pipeline, seconds = runner.worker.refit(
-                _candidate(runner, trial), rows, hard_end - EXPORT_SECONDS, cancel
-            )
-        except TimeUp:
-            break  # the worker was stopped at the hard end: no time for anything else
-        except TrialFailed:
-            continue
-        fitted[trial.number] = pipeline
-        runner.refit_seconds += seconds
-    return fitted
-
-
-def _hard_end(budget: Budget) -> float:
-    return budget.end + REFIT_GRACE_SHARE * budget.seconds + REFIT_GRACE_SECONDS
-
-
-def _candidate(runner: Search, trial: Any) -> Any:
-    settings = runner.settings
-    return build_candidate(
-        runner.algorithms[trial.params["algorithm"]],
-        runner.schema,
-        trial.user_attrs["params"],
-        settings.task,
-        settings.seed,
-        settings.n_jobs,
-    )
-
-
-def _refit(
-    runner: Search, ranked: list[Any], budget: Budget, cancel: threading.Event | None
-) -> _Final:
-    """Refit the best trial on all rows; if time is short, on as many rows as fit in it.
-
-    If the best cannot be refitted in time, the fastest of the others is tried.
-    """
-    settings = runner.settings
-    hard_end = _hard_end(budget)
-    fastest = min(ranked, key=lambda t: t.user_attrs["fold_seconds"])
-    errors = []
-    for trial in [ranked[0]] + ([fastest] if fastest.number != ranked[0].number else []):
-        algorithm = runner.algorithms[trial.params["algorithm"]]
-        candidate = _candidate(runner, trial)
-        available = hard_end - EXPORT_SECONDS - time.monotonic()
-        estimate = runner.refit_estimate(trial.user_attrs["fold_seconds"])
-        share = 1.0 if estimate <= available else max(available / estimate, MIN_REFIT_SHARE)
-        rows = _subsample(runner.y, share, settings.task, settings.seed)
-        try:
-            pipeline, seconds = runner.worker.refit(
-                candidate, rows, hard_end - EXPORT_SECONDS, cancel
-            )
-        except (TimeUp, TrialFailed) as exc:
-            errors.append(f"{algorithm.name}: {exc or 'out of time'}")
-            continue
-        runner.refit_seconds += seconds
-        return _Final(pipeline, trial, len(rows))
-    raise SearchError("The winning model could not be refitted: " + "; ".join(errors))
-
-
-def _card(
-    model: AutoML,
-    runner: Search,
-    the_study: Any,
-    final: _Final,
-    *,
-    source: str,
-    frame: pd.DataFrame,
-    fingerprint: str,
-    resumed: bool,
-    budget: Budget,
-) -> dict[str, Any]:
-    metric = runner.settings.metric
-    schema = runner.schema
-    return {
-        "format_version": bundle.FORMAT_VERSION,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "versions": _versions(),
-        "task": str(schema.task),
-        "target": schema.target,
-        "classes": schema.classes,
-        "metric": {"name": metric.name, "direction": metric.direction},
-        "cv": _cv_section(final, runner.settings.cv),
-        "best": _best_section(final),
-        "leaderboard": _records(leaderboard(the_study, metric).head(50)),
-        "trials": _count_states(the_study),
-        "schema": schema.to_dict(),
-        "data": {
-            "source": source,
-            "rows": len(frame),
-            "columns": int(frame.shape[1]),
-            "fingerprint": fingerprint,
-        },
-        "refit": {"rows": final.refit_rows},
-        "seed": model.seed,
-        "time_budget": model.time_budget,
-        "n_trials": model.n_trials,
-        "timing": {
-            "search_seconds": round(runner.search_seconds, 3),
-            "refit_seconds": round(runner.refit_seconds, 3),
-            "wall_seconds": round(budget.elapsed(), 3),
-        },
-        "study": {"name": the_study.study_name, "resumed": resumed},
-    }
-
-
-def _cv_section(final: _Final, folds: int) -> dict[str, Any]:
-    """The cross-validated score of the exported model: the ensemble's or the trial's."""
-    if final.ensemble is not None:
-        scores, score = final.ensemble.fold_scores, final.ensemble.score
-    else:
-        scores, score = final.trial.user_attrs["fold_scores"], final.trial.value
-    return {"folds": folds, "score": score, "std": float(np.std(scores)), "fold_scores": scores}
-
-
-def _best_section(final: _Final) -> dict[str, Any]:
-    """What was exported: one trial, or an ensemble (then the best trial is `best_single`)."""
-    trial = final.trial
-    single = {
-        "trial": trial.number,
-        "algorithm": trial.params["algorithm"],
-        "params": trial.user_attrs.get("params", {}),
-    }
-    if final.ensemble is None:
-        return {**single, "ensemble": []}
-    members = [
-        {
-            "trial": t.number,
-            "algorithm": t.params["algorithm"],
-            "weight": final.ensemble.weights[t.number],
-        }
-        for t in final.members
-    ]
-    return {
-        "trial": None,
-        "algorithm": "ensemble",
-        "params": {},
-        "ensemble": members,
-        "best_single": {**single, "score": trial.value},
-    }
-
-
 @contextlib.contextmanager
 def _quiet_optuna() -> Iterator[None]:
     """Optuna logs each trial at INFO; we report through events instead."""
@@ -634,31 +384,6 @@ def _estimator_modules(algorithms: list[Algorithm], task: Task) -> list[str]:
     return modules
 
 
-def _subsample(y: np.ndarray, share: float, task: Task, seed: int) -> np.ndarray:
-    rows = np.arange(len(y))
-    if share >= 1.0:
-        return rows
-    from sklearn.model_selection import train_test_split
-
-    stratify = y if task.is_classification else None
-    try:
-        kept, _ = train_test_split(rows, train_size=share, stratify=stratify, random_state=seed)
-    except ValueError:
-        kept, _ = train_test_split(rows, train_size=share, random_state=seed)
-    return np.sort(kept)
-
-
-def _count_states(the_study: Any) -> dict[str, int]:
-    from optuna.trial import TrialState
-
-    states = [t.state for t in the_study.get_trials(deepcopy=False)]
-    return {
-        "complete": states.count(TrialState.COMPLETE),
-        "pruned": states.count(TrialState.PRUNED),
-        "failed": states.count(TrialState.FAIL),
-    }
-
-
 def _no_trial_hint(the_study: Any) -> str:
     reasons = [t.user_attrs.get("reason") for t in the_study.get_trials(deepcopy=False)]
     reasons = [r for r in reasons if r]
@@ -666,23 +391,3 @@ def _no_trial_hint(the_study: Any) -> str:
     if reasons:
         hint = f"Last reason: {reasons[-1].rstrip('.')}. " + hint
     return hint
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [
-        {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
-        for row in frame.to_dict(orient="records")
-    ]
-
-
-def _versions() -> dict[str, str]:
-    found = {"automl": _version("automl"), "python": platform.python_version()}
-    found.update({name: _version(name) for name in _LIBRARIES})
-    return found
-
-
-def _version(distribution: str) -> str:
-    try:
-        return version(distribution)
-    except PackageNotFoundError:
-        return "unknown"

@@ -1,0 +1,132 @@
+"""The model card: the JSON document saved beside the pipeline (and rendered as Markdown
+by `automl.bundle`)."""
+
+from __future__ import annotations
+
+import platform
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl import bundle
+from automl.refit import Final
+from automl.search import Budget, Search, leaderboard
+
+_LIBRARIES = ("scikit-learn", "lightgbm", "optuna", "pandas", "numpy", "skops", "pluggy")
+
+
+def make_card(
+    runner: Search,
+    the_study: Any,
+    final: Final,
+    *,
+    source: str,
+    frame: pd.DataFrame,
+    fingerprint: str,
+    resumed: bool,
+    budget: Budget,
+    time_budget: float,
+) -> dict[str, Any]:
+    """The model card: what was exported, how it scored, on what data, with what."""
+    metric = runner.settings.metric
+    schema = runner.schema
+    return {
+        "format_version": bundle.FORMAT_VERSION,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": _versions(),
+        "task": str(schema.task),
+        "target": schema.target,
+        "classes": schema.classes,
+        "metric": {"name": metric.name, "direction": metric.direction},
+        "cv": _cv_section(final, runner.settings.cv),
+        "best": _best_section(final),
+        "leaderboard": _records(leaderboard(the_study, metric).head(50)),
+        "trials": count_states(the_study),
+        "schema": schema.to_dict(),
+        "data": {
+            "source": source,
+            "rows": len(frame),
+            "columns": int(frame.shape[1]),
+            "fingerprint": fingerprint,
+        },
+        "refit": {"rows": final.refit_rows},
+        "seed": runner.settings.seed,
+        "time_budget": time_budget,
+        "n_trials": runner.settings.n_trials,
+        "timing": {
+            "search_seconds": round(runner.search_seconds, 3),
+            "refit_seconds": round(runner.refit_seconds, 3),
+            "wall_seconds": round(budget.elapsed(), 3),
+        },
+        "study": {"name": the_study.study_name, "resumed": resumed},
+    }
+
+
+def _cv_section(final: Final, folds: int) -> dict[str, Any]:
+    """The cross-validated score of the exported model: the ensemble's or the trial's."""
+    if final.ensemble is not None:
+        scores, score = final.ensemble.fold_scores, final.ensemble.score
+    else:
+        scores, score = final.trial.user_attrs["fold_scores"], final.trial.value
+    return {"folds": folds, "score": score, "std": float(np.std(scores)), "fold_scores": scores}
+
+
+def _best_section(final: Final) -> dict[str, Any]:
+    """What was exported: one trial, or an ensemble (then the best trial is `best_single`)."""
+    trial = final.trial
+    single = {
+        "trial": trial.number,
+        "algorithm": trial.params["algorithm"],
+        "params": trial.user_attrs.get("params", {}),
+    }
+    if final.ensemble is None:
+        return {**single, "ensemble": []}
+    members = [
+        {
+            "trial": t.number,
+            "algorithm": t.params["algorithm"],
+            "weight": final.ensemble.weights[t.number],
+        }
+        for t in final.members
+    ]
+    return {
+        "trial": None,
+        "algorithm": "ensemble",
+        "params": {},
+        "ensemble": members,
+        "best_single": {**single, "score": trial.value},
+    }
+
+
+def count_states(the_study: Any) -> dict[str, int]:
+    from optuna.trial import TrialState
+
+    states = [t.state for t in the_study.get_trials(deepcopy=False)]
+    return {
+        "complete": states.count(TrialState.COMPLETE),
+        "pruned": states.count(TrialState.PRUNED),
+        "failed": states.count(TrialState.FAIL),
+    }
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
+
+
+def _versions() -> dict[str, str]:
+    found = {"automl": _version("automl"), "python": platform.python_version()}
+    found.update({name: _version(name) for name in _LIBRARIES})
+    return found
+
+
+def _version(distribution: str) -> str:
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,196 @@
+"""Choose the model to export and refit it on all rows within what is left of the budget:
+an ensemble of the best trials when it scores better than the best alone, else the best
+trial, on a sample of the rows if time is short."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from automl import ensemble
+from automl.contract import Metric, Task
+from automl.errors import SearchError
+from automl.preprocess import build_candidate
+from automl.search import EXPORT_SECONDS, Budget, Search
+from automl.worker import TimeUp, TrialFailed
+
+# How far past the budget the refit may run before it is cut short; the promise to the user
+# is 1.1 * budget + 5 seconds for the whole run.
+REFIT_GRACE_SHARE = 0.05
+REFIT_GRACE_SECONDS = 1.0
+MIN_REFIT_SHARE = 0.05
+
+
+@dataclass
+class Final:
+    """The model to export, and what the card says about it.
+
+    trial: the exported trial, or with an ensemble the best single trial.
+    """
+
+    pipeline: Any
+    trial: Any
+    refit_rows: int
+    ensemble: ensemble.Ensemble | None = None
+    members: list[Any] = field(default_factory=list)  # trials, most weight first
+
+
+def final_model(
+    runner: Search, ranked: list[Any], budget: Budget, cancel: threading.Event | None
+) -> Final:
+    """An ensemble of the best trials if it scores better than the best alone, refitted on
+    all rows; otherwise the best trial, as `_refit` does."""
+    chosen = _choose_ensemble(runner, ranked[0], budget)
+    if chosen is not None:
+        final = _refit_ensemble(runner, ranked, chosen, budget, cancel)
+        if final is not None:
+            return final
+    return _refit(runner, ranked, budget, cancel)
+
+
+def _choose_ensemble(runner: Search, best: Any, budget: Budget) -> ensemble.Ensemble | None:
+    pool = runner.pool
+    if not pool.mixes_algorithms():
+        return None
+    # The selection may not eat into the time the best trial's refit needs.
+    refit = runner.refit_estimate(best.user_attrs["fold_seconds"])
+    deadline = budget.end - EXPORT_SECONDS - refit
+    settings = runner.settings
+    chosen = ensemble.select(
+        pool.predictions, runner.y, runner.folds, settings.metric, deadline=deadline
+    )
+    return chosen if _beats(chosen, best, settings.metric) else None
+
+
+def _beats(chosen: ensemble.Ensemble | None, best: Any, metric: Metric) -> bool:
+    """An ensemble of two or more models whose mean fold score is strictly better than the
+    best trial's (the same folds and rows, so like is compared with like)."""
+    if chosen is None or len(chosen.weights) < 2:
+        return False
+    return metric.better(chosen.score, best.value)
+
+
+def _refit_ensemble(
+    runner: Search,
+    ranked: list[Any],
+    chosen: ensemble.Ensemble,
+    budget: Budget,
+    cancel: threading.Event | None,
+) -> Final | None:
+    """Refit the members on all rows, most weight first, while the budget allows.
+
+    Members that could not be refitted are dropped and the rest reweighted and scored
+    again, so the card describes the exported model. With fewer than two left, or no
+    longer better than the best trial, the best refitted member is exported alone (the
+    best trial when it is one); None if no member was refitted.
+    """
+    trials = {t.number: t for t in ranked}
+    order = sorted(chosen.weights, key=lambda n: (-chosen.weights[n], n))
+    fitted = _refit_members(runner, [trials[n] for n in order], budget, cancel)
+    if not fitted:
+        return None
+    settings = runner.settings
+    weights = {n: chosen.weights[n] for n in order if n in fitted}
+    kept = ensemble.evaluate(
+        runner.pool.predictions, weights, runner.y, runner.folds, settings.metric
+    )
+    if _beats(kept, ranked[0], settings.metric):
+        n_classes = len(runner.schema.classes) if settings.task.is_classification else None
+        members = [(n, fitted[n]) for n in kept.weights]
+        pipeline = ensemble.voting_estimator(members, list(kept.weights.values()), n_classes)
+        members_trials = [trials[n] for n in kept.weights]
+        return Final(pipeline, ranked[0], len(runner.y), kept, members_trials)
+    alone = next(t for t in ranked if t.number in fitted)
+    return Final(fitted[alone.number], alone, len(runner.y))
+
+
+def _refit_members(
+    runner: Search, members: list[Any], budget: Budget, cancel: threading.Event | None
+) -> dict[int, Any]:
+    """Trial number -> pipeline refitted on all rows, for the members that fit in time.
+
+    A member whose estimated refit would end after the budget (less the export) is not
+    started: the grace beyond the budget is for the unexpected, not for planned work.
+    """
+    hard_end = _hard_end(budget)
+    fitted: dict[int, Any] = {}
+    for trial in members:
+        estimate = runner.refit_estimate(trial.user_attrs["fold_seconds"])
+        if time.monotonic() + estimate > budget.end - EXPORT_SECONDS:
+            continue
+        rows = np.arange(len(runner.y))
+        try:
+            pipeline, seconds = runner.worker.refit(
+                _candidate(runner, trial), rows, hard_end - EXPORT_SECONDS, cancel
+            )
+        except TimeUp:
+            break  # the worker was stopped at the hard end: no time for anything else
+        except TrialFailed:
+            continue
+        fitted[trial.number] = pipeline
+        runner.refit_seconds += seconds
+    return fitted
+
+
+def _hard_end(budget: Budget) -> float:
+    return budget.end + REFIT_GRACE_SHARE * budget.seconds + REFIT_GRACE_SECONDS
+
+
+def _candidate(runner: Search, trial: Any) -> Any:
+    settings = runner.settings
+    return build_candidate(
+        runner.algorithms[trial.params["algorithm"]],
+        runner.schema,
+        trial.user_attrs["params"],
+        settings.task,
+        settings.seed,
+        settings.n_jobs,
+    )
+
+
+def _refit(
+    runner: Search, ranked: list[Any], budget: Budget, cancel: threading.Event | None
+) -> Final:
+    """Refit the best trial on all rows; if time is short, on as many rows as fit in it.
+
+    If the best cannot be refitted in time, the fastest of the others is tried.
+    """
+    settings = runner.settings
+    hard_end = _hard_end(budget)
+    fastest = min(ranked, key=lambda t: t.user_attrs["fold_seconds"])
+    errors = []
+    for trial in [ranked[0]] + ([fastest] if fastest.number != ranked[0].number else []):
+        algorithm = runner.algorithms[trial.params["algorithm"]]
+        candidate = _candidate(runner, trial)
+        available = hard_end - EXPORT_SECONDS - time.monotonic()
+        estimate = runner.refit_estimate(trial.user_attrs["fold_seconds"])
+        share = 1.0 if estimate <= available else max(available / estimate, MIN_REFIT_SHARE)
+        rows = _subsample(runner.y, share, settings.task, settings.seed)
+        try:
+            pipeline, seconds = runner.worker.refit(
+                candidate, rows, hard_end - EXPORT_SECONDS, cancel
+            )
+        except (TimeUp, TrialFailed) as exc:
+            errors.append(f"{algorithm.name}: {exc or 'out of time'}")
+            continue
+        runner.refit_seconds += seconds
+        return Final(pipeline, trial, len(rows))
+    raise SearchError("The winning model could not be refitted: " + "; ".join(errors))
+
+
+def _subsample(y: np.ndarray, share: float, task: Task, seed: int) -> np.ndarray:
+    rows = np.arange(len(y))
+    if share >= 1.0:
+        return rows
+    from sklearn.model_selection import train_test_split
+
+    stratify = y if task.is_classification else None
+    try:
+        kept, _ = train_test_split(rows, train_size=share, stratify=stratify, random_state=seed)
+    except ValueError:
+        kept, _ = train_test_split(rows, train_size=share, random_state=seed)
+    return np.sort(kept)
