@@ -253,6 +253,12 @@ class AutoML:
             raise UsageError(f"--n-trials must be at least 1, not {self.n_trials}.")
         if self.cv < 2:
             raise UsageError(f"--cv must be at least 2, not {self.cv}.")
+        # Unknown or broken names fail before a possibly large table is read.
+        registry = get_registry()
+        for name in self.algorithms or ():
+            registry.algorithm(name)
+        if self.metric:
+            registry.metric(self.metric)
 
     def _metric(self, task: Task) -> Metric:
         registry = get_registry()
