@@ -6,11 +6,9 @@ objects and stops early when its `cancel` event is set.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +29,7 @@ from automl.search import (
     enqueue_defaults,
     make_pruner,
     make_sampler,
+    quiet_optuna,
     ranked_trials,
 )
 from automl.worker import Worker
@@ -133,7 +132,7 @@ class AutoML:
             ensemble=self.ensemble,
         )
         fingerprint = data.fingerprint(frame)
-        with _quiet_optuna(), Worker(_estimator_modules(algorithms, schema.task)) as worker:
+        with quiet_optuna(), Worker(_estimator_modules(algorithms, schema.task)) as worker:
             runner = Search(X, y, schema, settings, budget, self.on_event, worker, self.cancel)
             the_study, resumed = self._open_study(output, resume, runner, fingerprint)
             ranked = self._search(runner, the_study, budget, frame.shape[1] - 1)
@@ -353,19 +352,6 @@ def _read(table: pd.DataFrame | str | Path) -> tuple[pd.DataFrame, str]:
     if isinstance(table, str | os.PathLike):
         return data.read_table(table), str(table)
     raise UsageError(f"Cannot fit on a {type(table).__name__}: give a DataFrame or a file path.")
-
-
-@contextlib.contextmanager
-def _quiet_optuna() -> Iterator[None]:
-    """Optuna logs each trial at INFO; we report through events instead."""
-    import optuna
-
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    try:
-        yield
-    finally:
-        optuna.logging.set_verbosity(verbosity)
 
 
 def _resolve_n_jobs(n_jobs: int, n_rows: int) -> int:

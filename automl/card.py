@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from automl import bundle
+from automl.data import plain
 from automl.refit import Final
 from automl.search import Budget, Search, leaderboard
 
@@ -113,10 +114,7 @@ def count_states(the_study: Any) -> dict[str, int]:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [
-        {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
-        for row in frame.to_dict(orient="records")
-    ]
+    return [{k: plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
 
 def _versions() -> dict[str, str]:

@@ -184,10 +184,10 @@ def _check_target(y: pd.Series, task: Task, target: str, source: str) -> list[An
             " binary classification needs exactly two.",
             hint="Use --task multiclass (or leave --task to be inferred).",
         )
-    return [_plain(c) for c in classes]
+    return [plain(c) for c in classes]
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A JSON-friendly Python scalar for a numpy/pandas scalar."""
     return value.item() if isinstance(value, np.generic) else value
 

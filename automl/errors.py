@@ -65,5 +65,11 @@ class Cancelled(AutoMLError):
     exit_code = ExitCode.INTERRUPTED
 
 
+def describe(exc: BaseException) -> str:
+    """An exception in one line: its type and the first line of its message."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
 class AutoMLWarning(UserWarning):
     """Something the user should know about that does not stop the run."""

@@ -8,12 +8,13 @@ moment the time budget runs out.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from automl import ensemble
 from automl.contract import Algorithm, Metric, SearchContext, Task
-from automl.data import Schema
+from automl.data import Schema, plain
 from automl.errors import Cancelled, DataError
 from automl.events import BestImproved, EventCallback, TrialFinished
 from automl.preprocess import build_candidate
@@ -108,6 +109,17 @@ def make_folds(y: np.ndarray, task: Task, cv: int, seed: int, classes: Sequence[
     else:
         splitter = KFold(n_splits=cv, shuffle=True, random_state=seed)
     return list(splitter.split(np.zeros(len(y)), y))
+
+
+@contextlib.contextmanager
+def quiet_optuna(level: int = optuna.logging.ERROR) -> Iterator[None]:
+    """Optuna logs each trial at INFO; automl reports through events instead."""
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(level)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(verbosity)
 
 
 def make_sampler(seed: int) -> optuna.samplers.BaseSampler:
@@ -413,7 +425,7 @@ def _complete(study: optuna.Study) -> list[FrozenTrial]:
 
 
 def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v.item() if isinstance(v, np.generic) else v for k, v in params.items()}
+    return {k: plain(v) for k, v in params.items()}
 
 
 def ranked_trials(study: optuna.Study, metric: Metric) -> list[FrozenTrial]:

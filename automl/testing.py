@@ -18,13 +18,12 @@ click's `CliRunner`.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import math
 import pickle
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,6 +31,7 @@ import pandas as pd
 
 from automl import data
 from automl.contract import Algorithm, Metric, SearchContext, Task
+from automl.errors import describe
 from automl.plugins import DEFAULT_PLUGINS, load_registry
 from automl.preprocess import build_candidate
 
@@ -176,7 +176,7 @@ def check_search_space(algorithm: Algorithm, task: Task) -> None:
             except Exception as exc:
                 raise AssertionError(
                     f"{algorithm.name}: scikit-learn cannot clone the estimator built from"
-                    f" {params}: {_describe(exc)}. Its __init__ must store its arguments"
+                    f" {params}: {describe(exc)}. Its __init__ must store its arguments"
                     " unchanged."
                 ) from exc
 
@@ -215,7 +215,7 @@ def check_persistence(algorithm: Algorithm, task: Task) -> None:
     except Exception as exc:
         raise AssertionError(
             f"{algorithm.name}: the pipeline built from {label} cannot be pickled, so it"
-            f" cannot reach the worker process: {_describe(exc)}. Keep lambdas and open"
+            f" cannot reach the worker process: {describe(exc)}. Keep lambdas and open"
             " resources out of the estimator."
         ) from exc
     fitted, X_new = _fit(algorithm, task, params, label)
@@ -246,7 +246,7 @@ def check_metric_direction(metric: Metric, task: Task) -> None:
             score = metric.score(y_true, y_pred)
         except Exception as exc:
             raise AssertionError(
-                f"{metric.name}: scoring {name} {task} predictions raised {_describe(exc)}"
+                f"{metric.name}: scoring {name} {task} predictions raised {describe(exc)}"
             ) from exc
         assert isinstance(score, int | float | np.number) and math.isfinite(score), (
             f"{metric.name}: scoring {name} {task} predictions gave {score!r}, not a finite number."
@@ -276,22 +276,12 @@ def _contexts(task: Task) -> list[SearchContext]:
     ]
 
 
-@contextlib.contextmanager
-def _quiet_optuna() -> Iterator[None]:
-    import optuna
-
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        yield
-    finally:
-        optuna.logging.set_verbosity(verbosity)
-
-
 def _study(seed: int) -> Any:
     import optuna
 
-    with _quiet_optuna():
+    from automl.search import quiet_optuna
+
+    with quiet_optuna(optuna.logging.WARNING):
         return optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
 
 
@@ -301,13 +291,13 @@ def _sample(algorithm: Algorithm, context: SearchContext, trial: Any) -> dict[st
         params = algorithm.search_space(trial, context)
     except Exception as exc:
         raise AssertionError(
-            f"{algorithm.name}: search_space raised {_describe(exc)} for {_show(context)}"
+            f"{algorithm.name}: search_space raised {describe(exc)} for {_show(context)}"
         ) from exc
     assert isinstance(params, Mapping) and all(isinstance(k, str) for k in params), (
         f"{algorithm.name}: search_space returned {params!r} for {_show(context)},"
         " not a dict of parameter names to values."
     )
-    plain = {k: v.item() if isinstance(v, np.generic) else v for k, v in params.items()}
+    plain = {k: data.plain(v) for k, v in params.items()}
     try:
         return json.loads(json.dumps(plain))
     except (TypeError, ValueError) as exc:
@@ -346,7 +336,7 @@ def _build(algorithm: Algorithm, params: Mapping[str, Any], task: Task, label: s
         estimator = algorithm.build(dict(params), task, 0, 1)
     except Exception as exc:
         raise AssertionError(
-            f"{algorithm.name}: build raised {_describe(exc)} for {task} with {label}"
+            f"{algorithm.name}: build raised {describe(exc)} for {task} with {label}"
         ) from exc
     needed = ("fit", "predict_proba") if task.is_classification else ("fit", "predict")
     missing = [m for m in needed if not callable(getattr(estimator, m, None))]
@@ -403,7 +393,7 @@ def _fit(
         fitted = pipeline.fit(X, y, **candidate.fit_params)
     except Exception as exc:
         raise AssertionError(
-            f"{algorithm.name}: fitting {task} data with {label} raised {_describe(exc)}"
+            f"{algorithm.name}: fitting {task} data with {label} raised {describe(exc)}"
         ) from exc
     return fitted, _new_rows(task)
 
@@ -423,7 +413,7 @@ def _check_predictions(
     try:
         out = _outputs(fitted, X_new, task)
     except Exception as exc:
-        raise AssertionError(f"{where} raised {_describe(exc)}") from exc
+        raise AssertionError(f"{where} raised {describe(exc)}") from exc
     n_classes = _N_CLASSES[task]
     expected = (len(X_new), n_classes) if n_classes else (len(X_new),)
     assert out.shape == expected, f"{where} gave shape {out.shape}, not {expected}."
@@ -459,8 +449,3 @@ def _show(context: SearchContext) -> str:
     return f"{context.task} on {context.n_rows} rows x {context.n_columns} columns" + (
         f", {context.n_classes} classes" if context.n_classes else ""
     )
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl.errors import Cancelled
+from automl.errors import Cancelled, describe
 from automl.preprocess import Candidate
 
 _POLL_SECONDS = 0.05
@@ -236,11 +236,6 @@ class Worker:
 # The worker process ------------------------------------------------------------------
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
 def _serve(receive: Connection, send: Connection) -> None:
     from sklearn.base import clone
     from threadpoolctl import threadpool_limits
@@ -265,7 +260,7 @@ def _serve(receive: Connection, send: Connection) -> None:
                 fitted = candidate.fit(X.iloc[rows], y[rows])
                 send.send(("model", fitted, time.perf_counter() - start))
             except Exception as exc:
-                send.send(("error", _describe(exc)))
+                send.send(("error", describe(exc)))
 
 
 def _cross_validate(candidate, X, y, folds, classification, clone, receive, send) -> None:
@@ -278,7 +273,7 @@ def _cross_validate(candidate, X, y, folds, classification, clone, receive, send
             predictions = fitted.predict_proba(rows) if classification else fitted.predict(rows)
             seconds = time.perf_counter() - start
         except Exception as exc:
-            send.send(("error", _describe(exc)))
+            send.send(("error", describe(exc)))
             return
         send.send(("fold", fold, np.asarray(predictions, dtype=float), seconds))
         if receive.recv()[0] == "stop":
