@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Phase = Literal["load", "search", "refit", "export", "done"]
+Phase = Literal["load", "search", "refit", "explain", "export", "done"]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from automl import ensemble
 from automl.contract import Metric, Task
 from automl.errors import SearchError
 from automl.preprocess import build_candidate
-from automl.search import EXPORT_SECONDS, Budget, Search
+from automl.search import Budget, Search
 from automl.worker import TimeUp, TrialFailed
 
 # How far past the budget the refit may run before it is cut short; the promise to the user
@@ -58,7 +58,7 @@ def _choose_ensemble(runner: Search, best: Any, budget: Budget) -> ensemble.Ense
         return None
     # The selection may not eat into the time the best trial's refit needs.
     refit = runner.refit_estimate(best.user_attrs["fold_seconds"])
-    deadline = budget.end - EXPORT_SECONDS - refit
+    deadline = budget.end - budget.finish - refit
     settings = runner.settings
     chosen = ensemble.select(
         pool.predictions, runner.y, runner.folds, settings.metric, deadline=deadline
@@ -120,12 +120,12 @@ def _refit_members(
     fitted: dict[int, Any] = {}
     for trial in members:
         estimate = runner.refit_estimate(trial.user_attrs["fold_seconds"])
-        if time.monotonic() + estimate > budget.end - EXPORT_SECONDS:
+        if time.monotonic() + estimate > budget.end - budget.finish:
             continue
         rows = np.arange(len(runner.y))
         try:
             pipeline, seconds = runner.worker.refit(
-                _candidate(runner, trial), rows, hard_end - EXPORT_SECONDS, cancel
+                _candidate(runner, trial), rows, hard_end - budget.finish, cancel
             )
         except TimeUp:
             break  # the worker was stopped at the hard end: no time for anything else
@@ -166,13 +166,13 @@ def _refit(
     for trial in [ranked[0]] + ([fastest] if fastest.number != ranked[0].number else []):
         algorithm = runner.algorithms[trial.params["algorithm"]]
         candidate = _candidate(runner, trial)
-        available = hard_end - EXPORT_SECONDS - time.monotonic()
+        available = hard_end - budget.finish - time.monotonic()
         estimate = runner.refit_estimate(trial.user_attrs["fold_seconds"])
         share = 1.0 if estimate <= available else max(available / estimate, MIN_REFIT_SHARE)
         rows = _subsample(runner.y, share, settings.task, settings.seed)
         try:
             pipeline, seconds = runner.worker.refit(
-                candidate, rows, hard_end - EXPORT_SECONDS, cancel
+                candidate, rows, hard_end - budget.finish, cancel
             )
         except (TimeUp, TrialFailed) as exc:
             errors.append(f"{algorithm.name}: {exc or 'out of time'}")

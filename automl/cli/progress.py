@@ -88,7 +88,7 @@ class Reporter:
         elif isinstance(event, PhaseChanged):
             if self._progress is not None:
                 self._progress.update(self._task, description=event.phase)
-            if event.phase in ("refit", "export"):
+            if event.phase in ("refit", "explain", "export"):
                 self._line(f"{event.elapsed:6.1f}s  {event.phase}")
         elif isinstance(event, SearchFinished):
             self._line(
