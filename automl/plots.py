@@ -9,6 +9,7 @@ matplotlib backend alone.
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,31 +44,32 @@ def importance_bar(importance: pd.DataFrame, outputs: Sequence[str], space: str)
 def beeswarm(explanation: Explanation, output: int = 0) -> bytes:
     """One dot per explained row and column: its contribution, coloured by its value."""
     import shap
-
-    values = explanation.values[:, :, output]
-    data = np.nan_to_num(explanation.numeric, nan=np.nan)
-    shown = min(TOP_COLUMNS, values.shape[1])
-    figure, ax = _figure(height=1.5 + 0.4 * shown)
-    shap.plots.beeswarm(
-        shap.Explanation(
-            values=values,
-            base_values=np.full(len(values), explanation.base[output]),
-            data=data,
-            feature_names=explanation.columns,
-        ),
-        max_display=shown,
-        ax=ax,
-        show=False,
-        plot_size=None,
-        color_bar=False,
-    )
     from matplotlib.cm import ScalarMappable
 
+    values = explanation.values[:, :, output]
+    shown = min(TOP_COLUMNS, values.shape[1])
+    figure, ax = _figure(height=1.5 + 0.4 * shown)
+    with warnings.catch_warnings():
+        # shap takes quantiles of each column's values for the colours: all NaN for a
+        # categorical column, which it then draws in grey, as wanted.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        shap.plots.beeswarm(
+            shap.Explanation(
+                values=values,
+                base_values=np.full(len(values), explanation.base[output]),
+                data=explanation.numeric,
+                feature_names=explanation.columns,
+            ),
+            max_display=shown,
+            ax=ax,
+            show=False,
+            plot_size=None,
+            color_bar=False,
+        )
     scale = ScalarMappable(cmap=shap.plots.colors.red_blue)
     bar = figure.colorbar(scale, ax=ax, ticks=[], aspect=40, pad=0.02)
     bar.set_label("value: low (blue) to high (red); grey: category or missing")
-    title = explanation.outputs[output]
-    ax.set_title(f"Contributions to {title} ({explanation.space})")
+    ax.set_title(f"Contributions to {explanation.outputs[output]} ({explanation.space})")
     return _png(figure)
 
 

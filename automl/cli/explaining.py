@@ -13,7 +13,7 @@ IMPORTANCE_ROWS = 20
 
 
 def print_importance(importance: pd.DataFrame, card: dict[str, Any]) -> None:
-    console = Console()
+    console = Console(soft_wrap=True)
     about = card.get("explanation", {})
     table = Table("column", "importance", "direction", title="Which columns matter")
     for row in importance.head(IMPORTANCE_ROWS).itertuples():
@@ -35,7 +35,7 @@ def print_importance(importance: pd.DataFrame, card: dict[str, Any]) -> None:
 
 
 def print_rows(why: pd.DataFrame, card: dict[str, Any], source: str) -> None:
-    console = Console()
+    console = Console(soft_wrap=True)
     space = why.attrs.get("space", "?")
     for row, lines in why.groupby("row", sort=False):
         first = lines.iloc[0]

@@ -37,6 +37,8 @@ def summary(card: dict[str, Any], output: Path, wall_seconds: float) -> dict[str
         "rows": card["data"]["rows"],
         "time_budget": card["time_budget"],
         "wall_seconds": round(wall_seconds, 3),
+        "explanation": card.get("explanation"),
+        "report": str(output / "report.html") if card.get("explanation") else None,
         "leaderboard": [
             {k: row[k] for k in ("rank", "trial", "algorithm", metric, "std")}
             for row in card["leaderboard"][:LEADERBOARD_ROWS]
@@ -74,7 +76,14 @@ def print_summary(result: dict[str, Any]) -> None:
             f"{row['std']:.2g}",
         )
     console.print(table)
+    if result["explanation"]:
+        console.print(
+            "Columns that matter most: " + ", ".join(result["explanation"]["top"]),
+            highlight=False,
+        )
     console.print(f"Model saved in {result['output']}", highlight=False)
+    if result["report"]:
+        console.print(f"Report: {result['report']}", highlight=False)
 
 
 def _model_name(result: dict[str, Any]) -> str:
