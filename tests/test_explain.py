@@ -186,3 +186,45 @@ def test_importance_names_the_direction_of_a_clear_effect():
     assert importance.loc["city", "direction"].startswith("north raises it most")
     assert importance.index[0] in ("age", "city")
     assert (importance["importance"].diff().dropna() <= 0).all()
+
+
+def test_a_forest_too_large_for_the_time_left_gets_approximate_attributions():
+    frame = make_mixed(240)
+    pipeline, schema, X = fitted(frame, "bought", "random_forest")
+    result = explain.explain(
+        pipeline, schema, frame.head(6), explain.background_sample(X), deadline=0.0
+    )
+    assert result.method == "tree-approximate" and result.space == "probability"
+    np.testing.assert_allclose(
+        result.output(), pipeline.predict_proba(X.head(6))[:, 1:], rtol=1e-3, atol=1e-4
+    )
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_an_ensemble_is_the_weighted_mean_of_its_members_explanations(task):
+    from automl.ensemble import voting_estimator
+
+    frame = make_mixed(240)
+    target = "bought"
+    if task == "regression":
+        frame = frame.drop(columns="bought")
+        frame["spend"] = frame["age"] * 3 + frame["income"].fillna(20_000) / 1000
+        target = "spend"
+    members = [fitted(frame, target, name) for name in ("lightgbm", "random_forest", "linear")]
+    schema, X = members[0][1], members[0][2]
+    n_classes = len(schema.classes) if schema.classes else None
+    voting = voting_estimator(
+        [(i, m[0]) for i, m in enumerate(members)], [0.5, 0.3, 0.2], n_classes
+    )
+    result = explain.explain(voting, schema, frame.head(6), explain.background_sample(X))
+    assert result.method.startswith("ensemble of ")
+    if task == "regression":
+        # Every member has an exact explainer in the target's units.
+        assert result.method == "ensemble of lightgbm, linear, tree"
+        expected = voting.predict(X.head(6))[:, None]
+    else:
+        # Forests give probabilities; LightGBM and logistic regression give log-odds,
+        # so those two members go through the model-agnostic explainer.
+        assert result.method == "ensemble of kernel, tree"
+        expected = voting.predict_proba(X.head(6))[:, 1:]
+    np.testing.assert_allclose(result.output(), expected, rtol=1e-3, atol=1e-4)
