@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl import bundle, data, study
+from automl import bundle, data, rundir, study
 from automl.card import count_states, make_card
 from automl.contract import Algorithm, Metric, Task
 from automl.errors import DataError, SearchError, UsageError
@@ -49,7 +49,10 @@ class AutoML:
     algorithms: names of registered algorithms to try (default: all that fit the task).
     seed: seeds the folds, the sampler and the estimators.
     n_jobs: threads per fit; -1 for all cores (one on tables under 20,000 rows).
-    storage: an Optuna storage URL for the trials (default: a file in `output`, if any).
+    storage: an Optuna storage URL for the trials (default: a file in `output`, if any),
+        or the path of a journal file; with a database, `automl worker` processes on other
+        machines can join the search (see docs/distributed.md).
+    study: the name of the study in `storage` (default: automl-<name of output>).
     ensemble: export a weighted average of the best trials' models when it scores better
         in cross-validation than the best one alone (greedy selection, Caruana et al.).
     on_event: called with each progress event; cancel: set it to stop the run early.
@@ -67,6 +70,7 @@ class AutoML:
         seed: int = 0,
         n_jobs: int = -1,
         storage: str | None = None,
+        study: str | None = None,
         ensemble: bool = True,
         on_event: EventCallback = ignore,
         cancel: threading.Event | None = None,
@@ -80,12 +84,14 @@ class AutoML:
         self.seed = seed
         self.n_jobs = n_jobs
         self.storage = storage
+        self.study = study
         self.ensemble = ensemble
         self.on_event = on_event
         self.cancel = cancel
         self.pipeline_: Any = None
         self.schema_: data.Schema | None = None
         self.card_: dict[str, Any] | None = None
+        self._claim: rundir.Claim | None = None
 
     # Fitting -----------------------------------------------------------------------
 
@@ -96,13 +102,16 @@ class AutoML:
         *,
         output: str | Path | None = None,
         resume: bool = False,
+        force: bool = False,
         clock_start: float | None = None,
     ) -> AutoML:
         """Search, refit the winner on all rows and, with `output`, write the bundle there.
 
         table: a DataFrame or the path of a .csv, .tsv or .parquet file.
         output: directory for the trial store and the model bundle; must be new or empty
-            unless `resume` continues the interrupted run stored there.
+            unless `resume` continues the interrupted run stored there, or `force` starts
+            over (replacing its bundle). It is marked INCOMPLETE until the bundle is saved,
+            and no other run may use it meanwhile.
         clock_start: the `time.monotonic()` value the budget counts from (default: now).
         """
         budget = Budget(
@@ -110,7 +119,7 @@ class AutoML:
         )
         self._validate_options()
         output = Path(output) if output is not None else None
-        self._check_output(output, resume)
+        self._check_output(output, resume, force)
         self.on_event(PhaseChanged("load", budget.elapsed()))
         frame, source = _read(table)
         data.require_column(frame, target, source)
@@ -134,7 +143,9 @@ class AutoML:
         fingerprint = data.fingerprint(frame)
         with quiet_optuna(), Worker(_estimator_modules(algorithms, schema.task)) as worker:
             runner = Search(X, y, schema, settings, budget, self.on_event, worker, self.cancel)
-            the_study, resumed = self._open_study(output, resume, runner, fingerprint)
+            the_study, resumed = self._open_study(
+                output, resume, force, runner, fingerprint, table
+            )
             ranked = self._search(runner, the_study, budget, frame.shape[1] - 1)
             self.on_event(PhaseChanged("refit", budget.elapsed()))
             final = final_model(runner, ranked, budget, self.cancel)
@@ -154,20 +165,29 @@ class AutoML:
         if output is not None:
             self.on_event(PhaseChanged("export", budget.elapsed()))
             self.save(output)
+            self._claim.release()
         self.on_event(PhaseChanged("done", budget.elapsed()))
         return self
 
-    def _check_output(self, output: Path | None, resume: bool) -> None:
-        if output is not None and not resume and output.exists() and any(output.iterdir()):
-            raise UsageError(
-                f"The output directory {output} is not empty; automl will not overwrite it.",
-                hint="Choose a new --output, or add --resume to continue the run stored there.",
-            )
+    def _check_output(self, output: Path | None, resume: bool, force: bool) -> None:
+        if self._claim is not None:  # an earlier fit of this object that failed
+            self._claim.close()
+            self._claim = None
+        if resume and force:
+            raise UsageError("--resume continues the run in --output; --force replaces it.")
         if resume and output is None:
             raise UsageError("--resume needs the --output directory of the interrupted run.")
+        if output is not None:
+            rundir.check(output, resume, force)
 
     def _open_study(
-        self, output: Path | None, resume: bool, runner: Search, fingerprint: str
+        self,
+        output: Path | None,
+        resume: bool,
+        force: bool,
+        runner: Search,
+        fingerprint: str,
+        table: Any,
     ) -> tuple[Any, bool]:
         settings = runner.settings
         run_info = {
@@ -179,8 +199,32 @@ class AutoML:
             "algorithms": [a.name for a in settings.algorithms],
             "fingerprint": fingerprint,
         }
+        if output is not None:
+            self._claim = rundir.claim(output, resume, force)
+        try:
+            return self._open_claimed_study(output, resume, force, runner, run_info, table)
+        except BaseException:
+            if self._claim is not None:
+                self._claim.abandon()  # nothing searched yet: leave the directory as it was
+            raise
+
+    def _open_claimed_study(
+        self,
+        output: Path | None,
+        resume: bool,
+        force: bool,
+        runner: Search,
+        run_info: dict[str, Any],
+        table: Any,
+    ) -> tuple[Any, bool]:
+        settings = runner.settings
         storage = study.make_storage(self.storage, output)
-        name = f"{study.STUDY_PREFIX}-{output.resolve().name}" if output else study.STUDY_PREFIX
+        name = self.study or (
+            f"{study.STUDY_PREFIX}-{output.resolve().name}" if output else study.STUDY_PREFIX
+        )
+        if force and output is not None:
+            (output / bundle.CARD_JSON).unlink(missing_ok=True)
+            study.delete_study(storage, name)
         the_study, resumed = study.open_study(
             storage,
             name,
@@ -192,6 +236,13 @@ class AutoML:
         )
         if not resumed:
             enqueue_defaults(the_study, settings.algorithms)
+        path = Path(table).resolve() if isinstance(table, str | os.PathLike) else None
+        job = {
+            "data": str(path) if path else None,
+            "n_trials": settings.n_trials,
+            "heartbeat": study.heartbeat_seconds(),
+        }
+        study.start_search(the_study, job, runner.budget.remaining())
         return the_study, resumed
 
     def _search(self, runner: Search, the_study: Any, budget: Budget, n_columns: int) -> list[Any]:
@@ -211,7 +262,12 @@ class AutoML:
             )
         )
         started = budget.elapsed()
-        runner.run(the_study)
+        state = "interrupted"
+        try:
+            runner.run(the_study)
+            state = "finished"
+        finally:
+            study.end_search(the_study, state)  # the workers stop
         runner.search_seconds = budget.elapsed() - started
         ranked = ranked_trials(the_study, settings.metric)
         counts = count_states(the_study)

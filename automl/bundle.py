@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from automl import rundir
 from automl.errors import BundleError, PluginError
 
 CARD_JSON = "model_card.json"
@@ -63,6 +64,7 @@ def save(
 
 def read_card(directory: str | Path) -> dict[str, Any]:
     directory = Path(directory)
+    rundir.require_complete(directory)
     path = directory / CARD_JSON
     if not path.is_file():
         raise BundleError(

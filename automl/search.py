@@ -29,6 +29,7 @@ from automl.data import Schema, plain
 from automl.errors import Cancelled, DataError
 from automl.events import BestImproved, EventCallback, TrialFinished
 from automl.preprocess import build_candidate
+from automl.study import counted, process_name, running, shared
 from automl.worker import FoldResult, TimeUp, TrialFailed, Worker
 
 # Seconds kept back at the end of the budget for writing the bundle.
@@ -47,6 +48,9 @@ ENSEMBLE_RESERVE_SHARE = 0.15
 # Averaging the candidates in each round adds a little to scoring them (measured: 0.8 to
 # 1.6 times the scoring alone on small tables, 1.05 on 200,000 rows).
 SELECTION_OVERHEAD = 1.2
+# With --n-trials and a shared study, how often to look whether trials that other
+# processes are running have finished, or died and need running again.
+WAIT_SECONDS = 1.0
 
 
 class _TrialError(Exception):
@@ -59,6 +63,8 @@ class Budget:
 
     start: float
     seconds: float
+    # Seconds kept back after the refit: the explanation, the report and the export.
+    finish: float = EXPORT_SECONDS
 
     @property
     def end(self) -> float:
@@ -192,7 +198,7 @@ class Search:
         )
         self.worker = worker
         worker.set_data(X, y, self.folds, settings.task.is_classification, settings.n_jobs)
-        self.refit_reserve = EXPORT_SECONDS
+        self.refit_reserve = budget.finish
         self.started = time.monotonic()
         self.search_seconds = 0.0
         self.refit_seconds = 0.0
@@ -201,6 +207,8 @@ class Search:
         self.errors_in_a_row: Counter[str] = Counter()
         self.disabled: dict[str, str] = {}
         self.best_fold_seconds = 0.0
+        # (trial number, out-of-fold predictions) of the best trial this process ran.
+        self.best_predictions: tuple[int, np.ndarray] | None = None
         width = len(schema.classes) if settings.task.is_classification and schema.classes else 1
         self.pool = ensemble.Pool.for_table(settings.metric, len(y), width, settings.ensemble)
         # Seconds the parent spends scoring one trial's folds (the latest trial's), from
@@ -238,31 +246,60 @@ class Search:
             extra = sum(self.refit_estimate(self.pool.fold_seconds(n)) for n in others)
             extra += self.selection_estimate()
             reserve += min(extra, ENSEMBLE_RESERVE_SHARE * self.budget.seconds)
-        self.refit_reserve = reserve + EXPORT_SECONDS
+        self.refit_reserve = reserve + self.budget.finish
 
     # The study ---------------------------------------------------------------------
 
     def run(self, study: optuna.Study) -> None:
-        # A trial cut short by an interruption is queued again on resume: count it once.
-        done = sum(
-            t.state.is_finished() and not t.user_attrs.get("interrupted") for t in study.trials
-        )
-        n_trials = None
-        if self.settings.n_trials is not None:
-            n_trials = max(self.settings.n_trials - done, 0)
-            if n_trials == 0:
-                return
+        """Run trials until the budget, --n-trials (counted over every process sharing the
+        study) or a cancel says stop."""
+        n_trials = self.settings.n_trials
+        trials = study.get_trials(deepcopy=False)
+        if n_trials is not None and counted(trials) >= n_trials:
+            return
         for trial in _complete(study):
             self._note_complete(trial, announce=False)
-        study.optimize(
-            self.objective,
-            n_trials=n_trials,
-            timeout=max(self.budget.remaining(), 0.0),
-            callbacks=[self._after_trial],
-            catch=(_TrialError,),
-        )
+        while True:
+            trials = study.get_trials(deepcopy=False)
+            left = None if n_trials is None else n_trials - counted(trials) - running(trials)
+            if left is None or left > 0 or _waiting(trials):
+                study.optimize(
+                    self.objective,
+                    n_trials=None if left is None else max(left, 1),
+                    timeout=max(self.budget.remaining(), 0.0),
+                    callbacks=[self._after_trial],
+                    catch=(_TrialError,),
+                )
+            if not self._wait_for_others(study):
+                return
+
+    def _wait_for_others(self, study: optuna.Study) -> bool:
+        """With --n-trials and a shared study, trials other processes are running may yet
+        die and be queued again: wait for them, and say whether to go on searching."""
+        n_trials = self.settings.n_trials
+        if n_trials is None or not shared(study._storage) or self._should_stop():
+            return False
+        trials = study.get_trials(deepcopy=False)
+        if counted(trials) >= n_trials and not running(trials) and not _waiting(trials):
+            return False
+        time.sleep(WAIT_SECONDS)
+        # Optuna checks heartbeats only when a trial starts; nothing starts while we wait.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        return True
+
+    def _should_stop(self) -> bool:
+        cancelled = self.cancel is not None and self.cancel.is_set()
+        all_disabled = set(self.disabled) >= set(self.algorithms)
+        return cancelled or all_disabled or time.monotonic() >= self.deadline()
 
     def objective(self, trial: optuna.Trial) -> float:
+        trial.set_user_attr("process", process_name())
+        if self._surplus(trial):
+            trial.set_user_attr("surplus", True)
+            trial.set_user_attr("reason", "not run: the --n-trials are done or under way")
+            raise optuna.TrialPruned()
         name = trial.suggest_categorical("algorithm", sorted(self.algorithms))
         if name in self.disabled:
             # The sampler's choices cannot shrink mid-study; a pruned trial costs nothing
@@ -291,6 +328,18 @@ class Search:
         except Cancelled:
             trial.set_user_attr("interrupted", True)
             raise
+
+    def _surplus(self, trial: optuna.Trial) -> bool:
+        """Whether Optuna sampled a new trial only because another process took the queued
+        one this process saw (in a shared study, with --n-trials all done or under way)."""
+        n_trials = self.settings.n_trials
+        if n_trials is None or not shared(trial.study._storage):
+            return False
+        queued = trial.storage.get_trial_system_attrs(trial._trial_id)
+        if "fixed_params" in queued or "failed_trial" in queued:
+            return False
+        trials = trial.study.get_trials(deepcopy=False)
+        return counted(trials) + running(trials) - 1 >= n_trials
 
     def _cross_validate(self, trial: optuna.Trial, candidate: Any) -> float:
         deadline = self._trial_deadline(trial.study)
@@ -334,14 +383,19 @@ class Search:
         fold_seconds: float,
         predictions: dict[int, np.ndarray],
     ) -> None:
-        """Assemble the trial's out-of-fold predictions for the ensemble pool."""
-        if not self.pool.capacity:
+        """Assemble the trial's out-of-fold predictions for the ensemble pool and, if it
+        is the best so far, for the diagnostics of the report."""
+        best = self.best is None or self.settings.metric.better(value, self.best)
+        if not self.pool.capacity and not best:
             return
         first = next(iter(predictions.values()))
         oof = np.empty((len(self.y), *first.shape[1:]), dtype=float)
         for fold, fold_predictions in predictions.items():
             oof[self.folds[fold][1]] = fold_predictions
-        self.pool.offer(trial.number, str(trial.params["algorithm"]), value, fold_seconds, oof)
+        if best:
+            self.best_predictions = (trial.number, oof)
+        if self.pool.capacity:
+            self.pool.offer(trial.number, str(trial.params["algorithm"]), value, fold_seconds, oof)
 
     def _score(self, result: FoldResult) -> float:
         metric = self.settings.metric
@@ -363,7 +417,7 @@ class Search:
             return False
         per_fold = float(np.mean(seconds))
         left = per_fold * (self.settings.cv - len(seconds))
-        finish = time.monotonic() + left + self.refit_estimate(per_fold) + EXPORT_SECONDS
+        finish = time.monotonic() + left + self.refit_estimate(per_fold) + self.budget.finish
         return finish > self.budget.end
 
     def _fail(self, trial: optuna.Trial, reason: str, error: bool = True) -> None:
@@ -397,10 +451,15 @@ class Search:
         if trial.state is TrialState.COMPLETE:
             self.errors_in_a_row[trial.params["algorithm"]] = 0
             self._note_complete(trial, announce=True)
-        cancelled = self.cancel is not None and self.cancel.is_set()
-        all_disabled = set(self.disabled) >= set(self.algorithms)
-        if cancelled or all_disabled or time.monotonic() >= self.deadline():
+        if self._should_stop() or self._enough(study):
             study.stop()
+
+    def _enough(self, study: optuna.Study) -> bool:
+        """Whether --n-trials are done or under way, in this process or any other."""
+        if self.settings.n_trials is None:
+            return False
+        trials = study.get_trials(deepcopy=False)
+        return counted(trials) + running(trials) >= self.settings.n_trials
 
     def _note_complete(self, trial: FrozenTrial, announce: bool) -> None:
         improved = self.best is None or self.settings.metric.better(trial.value, self.best)
@@ -418,6 +477,10 @@ class Search:
                     params=trial.user_attrs.get("params", {}),
                 )
             )
+
+
+def _waiting(trials: list[FrozenTrial]) -> bool:
+    return any(t.state is TrialState.WAITING for t in trials)
 
 
 def _complete(study: optuna.Study) -> list[FrozenTrial]:

@@ -1,38 +1,125 @@
 """Where trials are stored: an embedded journal file in the output directory by default,
-any Optuna storage URL on request; and how an interrupted run is resumed."""
+any Optuna storage URL (or journal file) on request; how an interrupted run is resumed;
+and what a study records so that workers on other machines can join it.
+
+A study shared through a database (PostgreSQL for many machines) gets heartbeats: a trial
+whose process stops beating is failed and queued again by whichever process looks next
+(Optuna's `RetryHeartbeatStaleTrialCallback`), so a killed worker loses no trial.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import socket
+import time
 from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from automl.errors import UsageError
 
 JOURNAL_FILE = "study.journal"
 STUDY_PREFIX = "automl"
+# Seconds between heartbeats of a running trial in a database storage; a trial silent for
+# GRACE_BEATS heartbeats is taken for dead. AUTOML_HEARTBEAT_SECONDS overrides it for a
+# run, and the run records it in the study so its workers beat at the same pace.
+HEARTBEAT_SECONDS = 10
+GRACE_BEATS = 3
+# A trial whose process dies this many times is left failed (it may be what kills them).
+MAX_RETRIES = 2
+# Study user attributes: the run's data and settings (checked on resume and by workers),
+# and where its search is ("searching", then "finished" or "interrupted").
+RUN_ATTR = "run"
+JOB_ATTR = "job"
+STATE_ATTR = "state"
+SEARCHING = "searching"
+
+_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<password>[^@\s]*)@", re.I)
 
 
-def make_storage(url: str | None, output: Path | None) -> Any:
-    """The Optuna storage for a run: `url` if given, else a journal file inside `output`,
-    else memory (a library run that saves nothing)."""
-    if url:
-        try:
-            return optuna.storages.get_storage(url)
-        except Exception as exc:
-            raise UsageError(
-                f"Cannot open the storage {url!r}: {type(exc).__name__}: {exc}",
-                hint="Give an Optuna storage URL such as sqlite:///trials.db"
-                " or postgresql://user@host/db.",
-            ) from None
-    if output is not None:
-        from optuna.storages.journal import JournalFileBackend
+def mask(text: str) -> str:
+    """`text` with the password of any URL in it replaced by ***."""
+    return _PASSWORD.sub(lambda m: f"{m['head']}***@", text)
 
-        output.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(JournalFileBackend(str(output / JOURNAL_FILE)))
-    return optuna.storages.InMemoryStorage()
+
+def process_name() -> str:
+    """Which machine and process runs a trial, as recorded in its user attributes."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def heartbeat_seconds() -> int:
+    value = os.environ.get("AUTOML_HEARTBEAT_SECONDS", "")
+    try:
+        return max(1, int(value)) if value else HEARTBEAT_SECONDS
+    except ValueError:
+        raise UsageError(
+            f"AUTOML_HEARTBEAT_SECONDS must be a whole number of seconds, not {value!r}."
+        ) from None
+
+
+def make_storage(url: str | None, output: Path | None, heartbeat: int | None = None) -> Any:
+    """The Optuna storage for a run: `url` if given (a database URL, or the path of a
+    journal file), else a journal file inside `output`, else memory (a library run that
+    saves nothing). Database storages get heartbeats every `heartbeat` seconds."""
+    if url and "://" in url:
+        return _database(url, heartbeat or heartbeat_seconds())
+    path = Path(url) if url else (output / JOURNAL_FILE if output is not None else None)
+    if path is None:
+        return optuna.storages.InMemoryStorage()
+    from optuna.storages.journal import JournalFileBackend
+
+    if path.is_dir():
+        raise UsageError(
+            f"The storage {path} is a directory.",
+            hint=f"Give its journal file ({path / JOURNAL_FILE}) or a database URL.",
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+def _database(url: str, heartbeat: int) -> Any:
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+    try:
+        return RDBStorage(
+            _with_driver(url),
+            engine_kwargs={"pool_pre_ping": True},
+            heartbeat_interval=heartbeat,
+            grace_period=GRACE_BEATS * heartbeat,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES),
+        )
+    except Exception as exc:
+        raise UsageError(
+            f"Cannot open the storage {mask(url)}: {mask(_first_line(exc))}",
+            hint="Give an Optuna storage URL such as postgresql://user:password@host/db"
+            " or sqlite:///trials.db, or the path of a journal file.",
+        ) from None
+
+
+def _with_driver(url: str) -> str:
+    """postgresql:// means psycopg2 to SQLAlchemy; automl's `postgres` extra installs
+    psycopg 3, so use that when psycopg2 is absent."""
+    from importlib.util import find_spec
+
+    scheme, _, rest = url.partition("://")
+    if scheme in ("postgresql", "postgres") and not find_spec("psycopg2") and find_spec("psycopg"):
+        return f"postgresql+psycopg://{rest}"
+    return url
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def shared(storage: Any) -> bool:
+    """Whether other processes may be running trials of the study (a database storage)."""
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+
+    return is_heartbeat_enabled(storage)
 
 
 def open_study(
@@ -53,7 +140,7 @@ def open_study(
     if name in existing and not resume:
         raise UsageError(
             f"A search named {name!r} already exists in this storage.",
-            hint="Add --resume to continue it, or choose another --output.",
+            hint="Add --resume to continue it, or choose another --output or --study.",
         )
     if name not in existing and resume:
         raise UsageError(
@@ -64,15 +151,21 @@ def open_study(
         study = optuna.create_study(
             storage=storage, study_name=name, direction=direction, sampler=sampler, pruner=pruner
         )
-        study.set_user_attr("run", run_info)
+        study.set_user_attr(RUN_ATTR, run_info)
         return study, False
     study = optuna.load_study(storage=storage, study_name=name, sampler=sampler, pruner=pruner)
-    _check_same_run(study.user_attrs.get("run", {}), run_info)
+    check_same_run(study.user_attrs.get(RUN_ATTR, {}), run_info)
     _requeue_interrupted(study, storage)
     return study, True
 
 
-def _check_same_run(before: dict[str, Any], now: dict[str, Any]) -> None:
+def delete_study(storage: Any, name: str) -> None:
+    """Forget the study `name` (for `run --force`), if the storage holds one."""
+    if name in {s.study_name for s in optuna.get_all_study_summaries(storage)}:
+        optuna.delete_study(study_name=name, storage=storage)
+
+
+def check_same_run(before: dict[str, Any], now: dict[str, Any]) -> None:
     changed = [k for k in now if before.get(k) != now[k]]
     if changed:
         details = "; ".join(f"{k}: was {before.get(k)!r}, now {now[k]!r}" for k in changed)
@@ -87,6 +180,8 @@ def _requeue_interrupted(study: optuna.Study, storage: Any) -> None:
     requeued = {t.user_attrs.get("requeued_from") for t in trials}
     for trial in trials:
         if trial.state is TrialState.RUNNING:
+            if shared(storage):
+                continue  # a worker may be running it; if it is dead, its heartbeat says so
             # The process that ran it is gone; Optuna has no public handle for this.
             storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
             storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
@@ -94,3 +189,44 @@ def _requeue_interrupted(study: optuna.Study, storage: Any) -> None:
             continue
         if trial.params and trial.number not in requeued:
             study.enqueue_trial(trial.params, user_attrs={"requeued_from": trial.number})
+
+
+# Counting trials across processes ----------------------------------------------------
+
+
+def retried(trials: list[FrozenTrial]) -> set[int]:
+    """Numbers of the trials whose process died and that were queued again."""
+    return {n for t in trials for n in t.system_attrs.get("retry_history", ())}
+
+
+def counted(trials: list[FrozenTrial]) -> int:
+    """Finished trials that count towards --n-trials: one per configuration, so a trial cut
+    short by an interruption or a dead process counts once, when it is run again (and one
+    sampled after the count was reached, see `Search._surplus`, not at all)."""
+    again = retried(trials)
+    return sum(
+        t.state.is_finished()
+        and not t.user_attrs.get("interrupted")
+        and not t.user_attrs.get("surplus")
+        and t.number not in again
+        for t in trials
+    )
+
+
+def running(trials: list[FrozenTrial]) -> int:
+    return sum(t.state is TrialState.RUNNING for t in trials)
+
+
+# What a shared study tells its workers -----------------------------------------------
+
+
+def start_search(study: optuna.Study, job: dict[str, Any], seconds_left: float) -> None:
+    """Record where the data is, the settings a worker needs, and until when (wall clock)
+    the run searches."""
+    study.set_user_attr(JOB_ATTR, {**job, "search_ends": time.time() + seconds_left})
+    study.set_user_attr(STATE_ATTR, SEARCHING)
+
+
+def end_search(study: optuna.Study, state: str) -> None:
+    """Tell the workers the run has stopped searching ("finished" or "interrupted")."""
+    study.set_user_attr(STATE_ATTR, state)

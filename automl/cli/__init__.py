@@ -96,8 +96,16 @@ def cli(ctx: click.Context) -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Directory for the trials and the model [default: runs/<data>-<time>].",
 )
-@click.option("--storage", help="Optuna storage URL for the trials [default: a file in --output].")
+@click.option(
+    "--storage",
+    help="Optuna storage URL (postgresql://... lets `automl worker` join from other machines)"
+    " or journal file for the trials [default: a file in --output].",
+)
+@click.option("--study", "study_name", help="Study name in --storage [default: automl-<output>].")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --output.")
+@click.option(
+    "--force", is_flag=True, help="Start over in an --output that holds a bundle or an old run."
+)
 @click.option(
     "--no-ensemble",
     is_flag=True,
@@ -118,7 +126,9 @@ def run(
     n_jobs: int,
     output: Path | None,
     storage: str | None,
+    study_name: str | None,
     resume: bool,
+    force: bool,
     no_ensemble: bool,
     as_json: bool,
     quiet: bool,
@@ -145,18 +155,34 @@ def run(
         seed=seed,
         n_jobs=n_jobs,
         storage=storage,
+        study=study_name,
         ensemble=not no_ensemble,
         on_event=reporter.handle,
         cancel=threading.Event(),
     )
+    if storage and mode != "silent":
+        from automl.study import STUDY_PREFIX, mask
+
+        name = study_name or f"{STUDY_PREFIX}-{output.resolve().name}"
+        click.echo(
+            f"Workers may join from any machine: automl worker --storage {mask(storage)}"
+            f" --study {name}",
+            err=True,
+        )
     try:
         with reporter, _warnings_to(reporter.warn), _ctrl_c_cancels(model.cancel):
-            model.fit(data, target, output=output, resume=resume, clock_start=_STARTED)
+            model.fit(
+                data, target, output=output, resume=resume, force=force, clock_start=_STARTED
+            )
     except (Cancelled, KeyboardInterrupt):
         if (output / "study.journal").exists() or storage:
+            from automl.study import mask
+
+            where = f" --storage {mask(storage)}" if storage else ""
+            where += f" --study {study_name}" if study_name else ""
             click.echo(
                 f"The finished trials are kept; continue with:"
-                f" automl run {data} --target {target} --output {output} --resume",
+                f" automl run {data} --target {target} --output {output}{where} --resume",
                 err=True,
             )
         raise
@@ -165,6 +191,80 @@ def run(
         click.echo(json.dumps(result, indent=2, default=str))
     else:
         print_summary(result)
+
+
+@cli.command()
+@click.option("--storage", required=True, help="The storage URL (or journal file) of the run.")
+@click.option("--study", "study_name", required=True, help="The study name the run printed.")
+@click.option(
+    "--data",
+    "data_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The run's data file as seen from this machine [default: the path the run recorded].",
+)
+@click.option(
+    "--time-budget",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Stop after this many seconds [default: when the run stops searching].",
+)
+@click.option(
+    "--n-jobs", type=int, default=-1, show_default=True, help="Threads per fit; -1 uses every core."
+)
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for the run to start the study, when workers start first.",
+)
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def worker(
+    storage: str,
+    study_name: str,
+    data_path: Path | None,
+    time_budget: float | None,
+    n_jobs: int,
+    wait: float,
+    quiet: bool,
+) -> None:
+    """Join the search of an `automl run --storage URL`: run its trials here until it
+    stops searching. Start any number, on any machine that reaches the storage."""
+    from automl.distributed import join
+    from automl.events import TrialFinished
+
+    def say(text: str) -> None:
+        if not quiet:
+            click.echo(text, err=True)
+
+    def joined(found: Any) -> None:
+        say(
+            f"Joined {found.study_name} on {found.storage}: {found.rows} rows of {found.data},"
+            f" up to {found.seconds:.0f} s of search left."
+        )
+
+    def trial(event: Any) -> None:
+        if isinstance(event, TrialFinished):
+            value = "" if event.value is None else f" {event.value:.6g}"
+            reason = f" ({event.reason})" if event.reason and event.state != "complete" else ""
+            say(
+                f"{time.monotonic() - _STARTED:6.1f}s  trial {event.number} {event.algorithm}"
+                f" {event.state}{value} in {event.duration:.1f} s{reason}"
+            )
+
+    cancel = threading.Event()
+    with _warnings_to(_print_warning), _ctrl_c_cancels(cancel):
+        finished = join(
+            storage,
+            study_name,
+            data_path=data_path,
+            time_budget=time_budget,
+            n_jobs=n_jobs,
+            wait=wait,
+            on_join=joined,
+            on_event=trial,
+            cancel=cancel,
+        )
+    say(f"Stopping after {finished.trials} trial(s) here: {finished.reason}.")
 
 
 @cli.command()
@@ -295,6 +395,15 @@ def _write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
+def _masked(text: str) -> str:
+    """`text` without the password of any storage URL in it."""
+    if "://" not in text:
+        return text
+    from automl.study import mask
+
+    return mask(text)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and turn errors into messages and exit codes."""
     try:
@@ -309,7 +418,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Interrupted.", err=True)
         sys.exit(ExitCode.INTERRUPTED)
     except AutoMLError as exc:
-        click.echo(f"Error: {exc.message}", err=True)
+        click.echo(f"Error: {_masked(exc.message)}", err=True)
         if exc.hint:
             click.echo(exc.hint, err=True)
         sys.exit(exc.exit_code)
@@ -318,7 +427,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if os.environ.get("AUTOML_DEBUG"):
             raise
-        click.echo(f"Error: automl failed unexpectedly: {type(exc).__name__}: {exc}", err=True)
+        text = _masked(f"{type(exc).__name__}: {exc}")
+        click.echo(f"Error: automl failed unexpectedly: {text}", err=True)
         click.echo("Set AUTOML_DEBUG=1 to see the traceback, and please report it.", err=True)
         sys.exit(ExitCode.RUN_FAILED)
     sys.exit(code if isinstance(code, int) else ExitCode.OK)
