@@ -6,23 +6,26 @@ objects and stops early when its `cancel` event is set.
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from automl import bundle, data, rundir, study
+from automl import bundle, data, ensemble, explain, report, rundir, study
 from automl.card import count_states, make_card
 from automl.contract import Algorithm, Metric, Task
-from automl.errors import DataError, SearchError, UsageError
+from automl.errors import AutoMLWarning, DataError, SearchError, UsageError, describe
 from automl.events import EventCallback, PhaseChanged, SearchFinished, SearchStarted, ignore
 from automl.plugins import get_registry
 from automl.refit import final_model
 from automl.search import (
+    EXPORT_SECONDS,
     Budget,
     Search,
     Settings,
@@ -36,6 +39,12 @@ from automl.worker import Worker
 
 DEFAULT_METRICS = {Task.BINARY: "roc_auc", Task.MULTICLASS: "log_loss", Task.REGRESSION: "rmse"}
 SMALL_TABLE_ROWS = 20_000
+# Time kept for the explanation and report: this share of the budget, within these bounds;
+# the SHAP values stop REPORT_SECONDS before the export so the plots and report fit too.
+EXPLAIN_SHARE = 0.05
+EXPLAIN_MIN_SECONDS = 4.0
+EXPLAIN_MAX_SECONDS = 20.0
+REPORT_SECONDS = 2.0
 
 
 class AutoML:
@@ -55,6 +64,8 @@ class AutoML:
     study: the name of the study in `storage` (default: automl-<name of output>).
     ensemble: export a weighted average of the best trials' models when it scores better
         in cross-validation than the best one alone (greedy selection, Caruana et al.).
+    explanations: explain the exported model with SHAP values and write the report; time
+        for it is kept back from the search (see `explain_seconds`).
     on_event: called with each progress event; cancel: set it to stop the run early.
     """
 
@@ -72,6 +83,7 @@ class AutoML:
         storage: str | None = None,
         study: str | None = None,
         ensemble: bool = True,
+        explanations: bool = True,
         on_event: EventCallback = ignore,
         cancel: threading.Event | None = None,
     ) -> None:
@@ -86,11 +98,14 @@ class AutoML:
         self.storage = storage
         self.study = study
         self.ensemble = ensemble
+        self.explanations = explanations
         self.on_event = on_event
         self.cancel = cancel
         self.pipeline_: Any = None
         self.schema_: data.Schema | None = None
         self.card_: dict[str, Any] | None = None
+        self.insights_: report.Insights | None = None
+        self.bundle_path_: Path | None = None
         self._claim: rundir.Claim | None = None
 
     # Fitting -----------------------------------------------------------------------
@@ -115,7 +130,9 @@ class AutoML:
         clock_start: the `time.monotonic()` value the budget counts from (default: now).
         """
         budget = Budget(
-            time.monotonic() if clock_start is None else clock_start, float(self.time_budget)
+            time.monotonic() if clock_start is None else clock_start,
+            float(self.time_budget),
+            finish=EXPORT_SECONDS + (explain_seconds(self.time_budget) if self.explanations else 0),
         )
         self._validate_options()
         output = Path(output) if output is not None else None
@@ -146,6 +163,10 @@ class AutoML:
             the_study, resumed = self._open_study(
                 output, resume, force, runner, fingerprint, table
             )
+            if self.explanations:
+                # Importing shap and matplotlib takes one to two seconds: do it while the
+                # worker processes search, not in the time kept for the explanation.
+                threading.Thread(target=_import_explainers, daemon=True).start()
             ranked = self._search(runner, the_study, budget, frame.shape[1] - 1)
             self.on_event(PhaseChanged("refit", budget.elapsed()))
             final = final_model(runner, ranked, budget, self.cancel)
@@ -162,12 +183,43 @@ class AutoML:
             budget=budget,
             time_budget=self.time_budget,
         )
+        self.card_["data"]["summary"] = report.summarize(frame, schema)
+        self.insights_ = None
+        if self.explanations:
+            self.on_event(PhaseChanged("explain", budget.elapsed()))
+            self.insights_ = self._explain_model(runner, final, frame, X, budget)
         if output is not None:
             self.on_event(PhaseChanged("export", budget.elapsed()))
             self.save(output)
             self._claim.release()
         self.on_event(PhaseChanged("done", budget.elapsed()))
         return self
+
+    def _explain_model(
+        self, runner: Search, final: Any, frame: pd.DataFrame, X: pd.DataFrame, budget: Budget
+    ) -> report.Insights | None:
+        """Explain the model and write the report in what is left of the budget; a model
+        that cannot be explained is still a model, so a failure here only warns."""
+        assert self.schema_ is not None and self.card_ is not None
+        try:
+            return report.make_insights(
+                final.pipeline,
+                self.schema_,
+                frame,
+                X,
+                self.card_,
+                _out_of_fold(runner, final),
+                deadline=budget.end - EXPORT_SECONDS - REPORT_SECONDS,
+                seed=self.seed,
+            )
+        except Exception as exc:
+            warnings.warn(
+                f"The model could not be explained ({describe(exc)}); the bundle has no"
+                " explanations or report.",
+                AutoMLWarning,
+                stacklevel=2,
+            )
+            return None
 
     def _check_output(self, output: Path | None, resume: bool, force: bool) -> None:
         if self._claim is not None:  # an earlier fit of this object that failed
@@ -359,6 +411,40 @@ class AutoML:
         X = data.prepare(table, schema, "the table to predict")
         return pd.DataFrame(pipeline.predict_proba(X), columns=schema.classes, index=table.index)
 
+    def importance(self) -> pd.DataFrame:
+        """Mean |SHAP value| per original column, most important first, with the direction
+        of its effect (and one column per class for multiclass models)."""
+        self._fitted()
+        if self.insights_ is not None:
+            return self.insights_.importance.copy()
+        if self.bundle_path_ is not None:
+            content = bundle.read_file(self.bundle_path_, report.IMPORTANCE_CSV)
+            return pd.read_csv(io.BytesIO(content), keep_default_na=False, na_values=[""])
+        raise _no_explanations()
+
+    def explain(self, table: pd.DataFrame, top: int = 5) -> pd.DataFrame:
+        """Why the model predicts what it does for each row of `table`: one line per row
+        and column among its `top` contributors (then the rest summed), with the row's
+        prediction, the base value, the column's value and its SHAP contribution. The
+        frame's `attrs` say in which units ("space") and by which method."""
+        pipeline, schema = self._fitted()
+        if self.insights_ is not None:
+            background = explain.background_sample(
+                data.prepare(self.insights_.explanation.rows, schema), self.seed
+            )
+        elif self.bundle_path_ is not None:
+            background = report.read_background(
+                bundle.read_file(self.bundle_path_, report.BACKGROUND)
+            )
+        else:
+            raise _no_explanations()
+        explanation = explain.explain(
+            pipeline, schema, table, background, max_rows=None, seed=self.seed
+        )
+        frame = explain.contributions(explanation, self.predict(table), top)
+        frame.attrs.update(space=explanation.space, method=explanation.method)
+        return frame
+
     def leaderboard(self) -> pd.DataFrame:
         """The complete trials of the search, best first."""
         return pd.DataFrame(self._fitted_card()["leaderboard"])
@@ -370,7 +456,10 @@ class AutoML:
     def save(self, directory: str | Path) -> Path:
         """Write the model bundle (pipeline and model card) into `directory`."""
         pipeline, _ = self._fitted()
-        return bundle.save(directory, pipeline, self._fitted_card(), get_registry().trusted_types())
+        files = self.insights_.files if self.insights_ is not None else None
+        return bundle.save(
+            directory, pipeline, self._fitted_card(), get_registry().trusted_types(), files
+        )
 
     def _fitted(self) -> tuple[Any, data.Schema]:
         if self.pipeline_ is None or self.schema_ is None:
@@ -397,7 +486,47 @@ def load(directory: str | Path) -> AutoML:
     model.pipeline_ = loaded.pipeline
     model.schema_ = data.Schema.from_dict(card["schema"])
     model.card_ = card
+    model.bundle_path_ = Path(directory)
+    differences = bundle.version_differences(card)
+    if differences:
+        warnings.warn(
+            f"The model in {directory} was made with other library versions ("
+            + "; ".join(differences)
+            + "). It may predict differently or fail; retrain it, or install those versions.",
+            AutoMLWarning,
+            stacklevel=2,
+        )
     return model
+
+
+def _no_explanations() -> UsageError:
+    return UsageError(
+        "This model has no explanations: it was fitted with explanations=False"
+        " (automl run --no-explain).",
+        hint="Fit it again with explanations to explain it.",
+    )
+
+
+def _import_explainers() -> None:
+    import matplotlib.figure  # noqa: F401
+    import shap  # noqa: F401
+
+
+def explain_seconds(time_budget: float) -> float:
+    """Seconds of the budget kept for explaining the model and writing the report."""
+    return min(max(EXPLAIN_MIN_SECONDS, EXPLAIN_SHARE * time_budget), EXPLAIN_MAX_SECONDS)
+
+
+def _out_of_fold(runner: Search, final: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """(encoded target, out-of-fold predictions) of the exported model, if kept."""
+    if final.ensemble is not None:
+        members = final.ensemble.weights
+        if all(n in runner.pool.predictions for n in members):
+            return runner.y, ensemble.blend(runner.pool.predictions, members)
+        return None
+    if runner.best_predictions and runner.best_predictions[0] == final.trial.number:
+        return runner.y, runner.best_predictions[1]
+    return None
 
 
 def _read(table: pd.DataFrame | str | Path) -> tuple[pd.DataFrame, str]:

@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,9 +35,14 @@ class Bundle:
 
 
 def save(
-    directory: str | Path, pipeline: Any, card: dict[str, Any], trusted: Iterable[str]
+    directory: str | Path,
+    pipeline: Any,
+    card: dict[str, Any],
+    trusted: Iterable[str],
+    files: Mapping[str, bytes] | None = None,
 ) -> Path:
-    """Write `pipeline` and `card` into `directory`; return the directory."""
+    """Write `pipeline`, the other `files` (name -> contents: explanations, report) and
+    `card` into `directory`; return the directory. The card records each file's SHA-256."""
     import skops.io as sio
 
     directory = Path(directory)
@@ -52,8 +57,15 @@ def save(
         )
     digest = hashlib.sha256(data).hexdigest()
     model_file = f"model-{digest[:16]}.skops"
-    card = {**card, "model": {"file": model_file, "sha256": digest, "format": "skops"}}
+    files = dict(files or {})
+    card = {
+        **card,
+        "model": {"file": model_file, "sha256": digest, "format": "skops"},
+        "files": {name: hashlib.sha256(content).hexdigest() for name, content in files.items()},
+    }
     _write_atomic(directory / model_file, data)
+    for name, content in files.items():
+        _write_atomic(directory / name, content)
     _write_atomic(directory / CARD_MARKDOWN, render_markdown(card).encode())
     _write_atomic(directory / CARD_JSON, json.dumps(card, indent=2, default=str).encode())
     for old in directory.glob("model-*.skops"):
@@ -109,6 +121,64 @@ def load(directory: str | Path, trusted: Iterable[str]) -> Bundle:
             hint="Install the plugin that trained it, or do not trust this file.",
         )
     return Bundle(pipeline=sio.loads(data, trusted=sorted(found)), card=card, path=directory)
+
+
+def read_file(directory: str | Path, name: str) -> bytes:
+    """A file the card lists, after checking it against the checksum the card records."""
+    directory = Path(directory)
+    expected = read_card(directory).get("files", {}).get(name)
+    if expected is None:
+        raise BundleError(
+            f"The bundle {directory} has no explanations: {name} is not in it.",
+            hint="It was made without explanations (--no-explain) or by an older automl.",
+        )
+    try:
+        content = (directory / name).read_bytes()
+    except OSError as exc:
+        raise BundleError(f"Cannot read {directory / name}: {exc.strerror}.") from None
+    if hashlib.sha256(content).hexdigest() != expected:
+        raise BundleError(
+            f"{directory / name} does not match the checksum in its card:"
+            " the bundle is incomplete or was modified. It was not used."
+        )
+    return content
+
+
+def verify(directory: str | Path) -> list[str]:
+    """One line per file of the bundle that is missing or does not match its checksum."""
+    directory = Path(directory)
+    card = read_card(directory)
+    expected = dict(card.get("files", {}))
+    model = card.get("model", {})
+    expected[str(model.get("file", ""))] = model.get("sha256")
+    problems = []
+    for name, digest in expected.items():
+        try:
+            content = (directory / name).read_bytes()
+        except OSError:
+            problems.append(f"{name} is missing")
+            continue
+        if hashlib.sha256(content).hexdigest() != digest:
+            problems.append(f"{name} does not match its checksum (modified or incomplete)")
+    return problems
+
+
+def version_differences(card: dict[str, Any]) -> list[str]:
+    """One line per library whose installed version differs from the one that made the
+    bundle (a pipeline may predict differently, or not load, under another version)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    differences = []
+    for name, made_with in card.get("versions", {}).items():
+        if name == "python":
+            continue
+        try:
+            installed = version(name)
+        except PackageNotFoundError:
+            installed = "not installed"
+        if installed != made_with:
+            differences.append(f"{name} {made_with} made it; {installed} is installed")
+    return differences
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
