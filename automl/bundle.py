@@ -232,6 +232,18 @@ def render_markdown(card: dict[str, Any]) -> str:
     )
     lines += ["", f"## {heading}", "", "| parameter | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in single["params"].items()]
+    explanation = card.get("explanation")
+    if explanation:
+        explained = f"{explanation['rows']} of {explanation['of_rows']} training rows"
+        lines += [
+            "",
+            "## Explanation",
+            "",
+            f"- Columns that matter most: {', '.join(explanation['top'])}",
+            f"- SHAP values by the {explanation['method']} explainer, in"
+            f" {explanation['space']} units, on {explained}",
+            "- Plots, diagnostics and the full report: report.html",
+        ]
     lines += ["", "## Leaderboard", "", f"| rank | trial | algorithm | {metric} | std |"]
     lines.append("|---|---|---|---|---|")
     lines += [

@@ -151,6 +151,7 @@ def test_info_checks_the_files_and_the_versions(run_dir, tmp_path):
     shutil.copytree(run_dir, copy)
     result = run_cli("info", str(copy))
     assert result.returncode == 0 and "# Model card: bought (binary)" in result.stdout
+    assert "## Explanation" in result.stdout and "Columns that matter most: " in result.stdout
     assert "Warning" not in result.stderr, result.stderr
     assert json.loads(run_cli("info", str(copy), "--json").stdout)["target"] == "bought"
 
