@@ -281,7 +281,7 @@ def predict(model_dir: Path, data: Path, output: Path | None, proba: bool) -> No
     import pandas as pd
 
     from automl.api import load
-    from automl.data import read_table
+    from automl.data import check_columns, read_table
 
     if output is not None and output.resolve() == data.resolve():
         raise UsageError(f"--output {output} is the input file; automl will not overwrite it.")
@@ -289,12 +289,18 @@ def predict(model_dir: Path, data: Path, output: Path | None, proba: bool) -> No
         model = load(model_dir)
         if proba and model.schema_.classes is None:
             raise UsageError(f"--proba needs a classification model; {model_dir} is regression.")
-        frame = read_table(data)
-        result = pd.DataFrame({"prediction": model.predict(frame)}, index=frame.index)
+        # Checked here so errors and warnings name the file, and made once: the labels are
+        # the most probable classes, as `AutoML.predict` finds them.
+        frame = check_columns(read_table(data), model.schema_, str(data))
         if proba:
             probabilities = model.predict_proba(frame)
+            best = probabilities.to_numpy().argmax(axis=1)
+            labels = probabilities.columns.to_numpy(dtype=object)[best]
             probabilities.columns = [str(c) for c in probabilities.columns]
+            result = pd.DataFrame({"prediction": labels}, index=frame.index)
             result = pd.concat([result, probabilities], axis=1)
+        else:
+            result = pd.DataFrame({"prediction": model.predict(frame)}, index=frame.index)
     if output is None:
         result.to_csv(sys.stdout, index=False)
     else:
