@@ -72,7 +72,10 @@ def join(
     from automl.api import _resolve_n_jobs
 
     started = time.monotonic()
-    storage = study.make_storage(storage_url, None)
+    if "://" not in storage_url:
+        while not Path(storage_url).is_file() and time.monotonic() < started + wait:
+            time.sleep(0.5)  # the run has not created its journal file yet
+    storage = study.make_storage(storage_url, None, create=False)
     attrs = _study_attrs(storage, storage_url, study_name, started + wait)
     run, job = attrs[study.RUN_ATTR], attrs[study.JOB_ATTR]
     if "://" in storage_url and job.get("heartbeat") != study.heartbeat_seconds():

@@ -331,9 +331,9 @@ class Search:
 
     def _surplus(self, trial: optuna.Trial) -> bool:
         """Whether Optuna sampled a new trial only because another process took the queued
-        one this process saw (in a shared study, with --n-trials all done or under way)."""
+        one this process saw (in a stored study, with --n-trials all done or under way)."""
         n_trials = self.settings.n_trials
-        if n_trials is None or not shared(trial.study._storage):
+        if n_trials is None or isinstance(trial.storage, optuna.storages.InMemoryStorage):
             return False
         queued = trial.storage.get_trial_system_attrs(trial._trial_id)
         if "fixed_params" in queued or "failed_trial" in queued:

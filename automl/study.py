@@ -60,10 +60,13 @@ def heartbeat_seconds() -> int:
         ) from None
 
 
-def make_storage(url: str | None, output: Path | None, heartbeat: int | None = None) -> Any:
+def make_storage(
+    url: str | None, output: Path | None, heartbeat: int | None = None, create: bool = True
+) -> Any:
     """The Optuna storage for a run: `url` if given (a database URL, or the path of a
     journal file), else a journal file inside `output`, else memory (a library run that
-    saves nothing). Database storages get heartbeats every `heartbeat` seconds."""
+    saves nothing). Database storages get heartbeats every `heartbeat` seconds; a journal
+    file that does not exist is created, unless not `create`."""
     if url and "://" in url:
         return _database(url, heartbeat or heartbeat_seconds())
     path = Path(url) if url else (output / JOURNAL_FILE if output is not None else None)
@@ -75,6 +78,11 @@ def make_storage(url: str | None, output: Path | None, heartbeat: int | None = N
         raise UsageError(
             f"The storage {path} is a directory.",
             hint=f"Give its journal file ({path / JOURNAL_FILE}) or a database URL.",
+        )
+    if not create and not path.is_file():
+        raise UsageError(
+            f"There is no journal file {path}.",
+            hint="Give the study.journal in the run's --output, or the run's --storage.",
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     return optuna.storages.JournalStorage(JournalFileBackend(str(path)))

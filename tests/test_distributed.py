@@ -1,5 +1,6 @@
 """Distributed search against a real PostgreSQL server: `automl run --storage` plus three
-`automl worker` processes, one of them killed with SIGKILL in the middle of a trial.
+`automl worker` processes, one of them killed with SIGKILL in the middle of a trial; and
+on one machine, a worker sharing the run's journal file.
 
 A throw-away cluster is started (initdb + pg_ctl) on loopback in a temporary directory
 and stopped at the end. Without the PostgreSQL binaries the tests are skipped, except
@@ -255,3 +256,22 @@ def test_worker_names_the_studies_when_the_name_is_wrong(postgres_url):
     result = run_cli("worker", "--storage", postgres_url, "--study", "no-such-study")
     assert_clean_failure(result, 2, "There is no study named 'no-such-study'")
     assert PASSWORD not in result.stderr
+
+
+def test_a_worker_shares_the_journal_file_on_one_machine(table, tmp_path):
+    """No server needed: the run's own study.journal is the shared store."""
+    out = tmp_path / "run"
+    worker = _automl(
+        "worker", "--storage", str(out / "study.journal"), "--study", "automl-run",
+        "--wait", "60",
+        log=tmp_path / "worker.log",
+        env={},
+    )  # fmt: skip
+    run = run_cli(*_run_args(table, out), timeout=180)
+    assert run.returncode == 0, run.stderr
+    assert worker.wait(timeout=60) == 0, (tmp_path / "worker.log").read_text()
+    the_study = _study(str(out / "study.journal"), "automl-run")
+    done = [t for t in the_study.trials if t.state.name == "COMPLETE"]
+    by = {t.user_attrs["process"] for t in done}
+    assert f"{socket.gethostname()}:{worker.pid}" in by and len(by) == 2, by
+    assert len(done) == N_TRIALS
