@@ -55,9 +55,16 @@ class _Group(click.Group):
 @click.version_option(__version__, prog_name="automl")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
-    """Find, explain and export the best model for a table, within a time budget."""
+    """Find, explain and export the best model for a table, within a time budget.
+
+    Without a command, opens the terminal UI (`automl tui`) when run in a terminal.
+    """
     if ctx.invoked_subcommand is None:
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            ctx.invoke(tui)
+            return
         click.echo(ctx.get_help())
+        click.echo("\n(Not a terminal, so no terminal UI: `automl tui` opens it.)", err=True)
 
 
 @cli.command()
@@ -351,6 +358,17 @@ def plugins(as_json: bool) -> None:
             status,
         )
     Console().print(table)
+
+
+@cli.command()
+@click.argument("data", required=False, type=click.Path(path_type=Path))
+def tui(data: Path | None) -> None:
+    """Open the terminal UI, with DATA (a table, or a saved model's folder) if given."""
+    if data is not None and not data.exists():
+        raise UsageError(f"There is no file or folder {data}.", hint="Check the path.")
+    from automl.tui import make_app
+
+    make_app(data).run()
 
 
 @contextlib.contextmanager

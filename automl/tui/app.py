@@ -1,0 +1,237 @@
+"""The automl terminal UI: the whole workflow, from a table to an exported model.
+
+The app holds what the steps share (the table, the plan, the fitted model) and moves
+between screens when they post messages; the screens talk to the core, never to each
+other.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pandas as pd
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.message import Message
+
+from automl.bundle import CARD_JSON
+from automl.errors import AutoMLWarning, Cancelled
+from automl.plugins import Registry, get_registry
+from automl.tui.plan import SearchPlan
+from automl.tui.screens.configure import ConfigureScreen
+from automl.tui.screens.confirm import ConfirmScreen
+from automl.tui.screens.data import DataScreen
+from automl.tui.screens.error import ErrorScreen
+from automl.tui.screens.explain import ExplainScreen
+from automl.tui.screens.export import ExportScreen
+from automl.tui.screens.help import HelpScreen
+from automl.tui.screens.plugins import PluginsScreen
+from automl.tui.screens.results import ResultsScreen
+from automl.tui.screens.search import SearchScreen
+
+if TYPE_CHECKING:
+    from automl.api import AutoML
+
+
+class AutomlApp(App[None]):
+    """Data -> Configure -> Search -> Results -> Explain / Export; Plugins and Help aside."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "automl"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help"),
+        Binding("question_mark", "help", "Help", show=False),
+        Binding("f2", "plugins", "Plugins"),
+        Binding("escape", "back", "Back"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    @dataclass
+    class Warned(Message):
+        text: str
+
+    def __init__(self, data: Path | None = None, folder: Path | None = None) -> None:
+        super().__init__()
+        self.data = data
+        self.folder = folder or Path.cwd()
+        self.registry: Registry | None = None
+        self.frame: pd.DataFrame | None = None
+        self.plan: SearchPlan | None = None
+        self.model: AutoML | None = None
+        self.bundle: Path | None = None
+        self.exported: Path | None = None
+        self.scratch = Path(tempfile.mkdtemp(prefix="automl-tui-"))
+        self._warnings = warnings.catch_warnings()
+
+    # Start and stop ------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self._warnings.__enter__()
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("always", AutoMLWarning)
+        warnings.showwarning = self._show_warning
+        self.registry = get_registry()
+        self._warm_up()
+        if self.data is not None and (self.data / CARD_JSON).is_file():
+            self.push_screen(DataScreen(self.folder))
+            self._open_model(self.data)
+        else:
+            self.push_screen(DataScreen(self.folder, self.data, advance=self.data is not None))
+
+    def on_unmount(self) -> None:
+        self._warnings.__exit__(None, None, None)
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def _show_warning(self, message: Any, *args: Any, **kwargs: Any) -> None:
+        # May be called from the search's thread: post_message is thread-safe.
+        self.post_message(self.Warned(str(message)))
+
+    @on(Warned)
+    def _warned(self, message: Warned) -> None:
+        if isinstance(self.screen, SearchScreen):
+            self.screen.note(f"Note: {message.text}")
+        else:
+            self.notify(message.text, severity="warning", timeout=8)
+
+    @work(thread=True, group="warm-up")
+    def _warm_up(self) -> None:
+        """Import the search machinery while the user picks a table."""
+        import automl.api  # noqa: F401
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="load")
+    def _open_model(self, folder: Path) -> None:
+        from automl.api import load
+        from automl.data import read_table
+
+        try:
+            model = load(folder)
+        except Exception as exc:
+            self.call_from_thread(self.push_screen, ErrorScreen("Cannot open the model", exc))
+            return
+        try:
+            frame = read_table(model.card["data"]["source"])
+        except Exception:
+            frame = None
+        self.call_from_thread(self._show_model, model, folder, frame)
+
+    def _show_model(self, model: AutoML, folder: Path, frame: pd.DataFrame | None) -> None:
+        self.model, self.bundle, self.exported, self.frame = model, folder, folder, frame
+        source = Path(model.card["data"]["source"])
+        self.data = source if frame is not None else None
+        self.push_screen(ResultsScreen(self.model, frame))
+
+    # The workflow ----------------------------------------------------------------------
+
+    @on(DataScreen.Chosen)
+    def _table_chosen(self, message: DataScreen.Chosen) -> None:
+        self.data, self.frame = message.path, message.frame
+        self.push_screen(ConfigureScreen(message.path, message.frame, self.registry, self.plan))
+
+    @on(ConfigureScreen.Start)
+    def _start(self, message: ConfigureScreen.Start) -> None:
+        self.plan = message.plan
+        output = Path(tempfile.mkdtemp(dir=self.scratch, prefix="run-"))
+        self.push_screen(SearchScreen(message.plan, output))
+
+    @on(SearchScreen.Finished)
+    def _finished(self, message: SearchScreen.Finished) -> None:
+        self.model, self.bundle, self.exported = message.model, message.output, None
+        card = message.model.card
+        self.switch_screen(ResultsScreen(message.model, self.frame))
+        self.notify(
+            f"Best {card['metric']['name']}: {card['cv']['score']:.4g}."
+            " Press E to explain the model, X to export it.",
+            title="Search finished",
+        )
+
+    @on(SearchScreen.Failed)
+    def _failed(self, message: SearchScreen.Failed) -> None:
+        self.pop_screen()
+        if isinstance(message.error, Cancelled):
+            self.notify(
+                "Stopped before any trial was complete, so there is no model.",
+                title="Search stopped",
+                severity="warning",
+            )
+        else:
+            self.push_screen(ErrorScreen("The search failed", message.error))
+
+    @on(ResultsScreen.Go)
+    def _go(self, message: ResultsScreen.Go) -> None:
+        if message.where == "export" and self.bundle is not None:
+            rerun = self.plan.command("NEW_FOLDER") if self.plan else None
+            self.push_screen(
+                ExportScreen(
+                    self.bundle,
+                    self.suggested_folder(),
+                    self.data,
+                    self.model.card["classes"] is not None,
+                    rerun,
+                )
+            )
+        elif message.where == "explain":
+            self.push_screen(ExplainScreen(self.model, self.frame))
+        elif message.where == "new":
+            self.action_back()
+
+    @on(ExportScreen.Exported)
+    def _exported(self, message: ExportScreen.Exported) -> None:
+        self.exported = message.path
+
+    def suggested_folder(self) -> Path:
+        stem = self.data.stem if self.data else "model"
+        return Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+    # Keys ------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_plugins(self) -> None:
+        if not isinstance(self.screen, PluginsScreen) and self.registry is not None:
+            self.push_screen(PluginsScreen(self.registry))
+
+    def action_back(self) -> None:
+        screen = self.screen
+        if isinstance(screen, DataScreen) or len(self.screen_stack) <= 2:
+            return
+        if isinstance(screen, ResultsScreen):
+            if not isinstance(self.screen_stack[-2], ConfigureScreen):
+                return  # a model opened from a folder: no search to go back to
+            if self._unsaved():
+                self.push_screen(
+                    ConfirmScreen(
+                        "Leave this model without exporting it?",
+                        "A new search replaces it. Press X on the results to export it.",
+                        yes="Leave it",
+                        no="Stay",
+                    ),
+                    lambda leave: self.pop_screen() if leave else None,
+                )
+                return
+        self.pop_screen()
+
+    def action_quit(self) -> None:
+        if not self._unsaved():
+            self.exit()
+            return
+        self.push_screen(
+            ConfirmScreen(
+                "Quit without exporting the model?",
+                "The model of this search is not saved anywhere yet.",
+                yes="Quit",
+                no="Stay",
+            ),
+            lambda leave: self.exit() if leave else None,
+        )
+
+    def _unsaved(self) -> bool:
+        return self.model is not None and self.exported is None

@@ -1,0 +1,1 @@
+"""The screens of the automl terminal UI, one per module."""

@@ -1,0 +1,1 @@
+"""The automl terminal UI's own widgets, one per module."""
