@@ -141,10 +141,11 @@ class AutomlApp(App[None]):
         self.push_screen(SearchScreen(message.plan, output))
 
     @on(SearchScreen.Finished)
-    def _finished(self, message: SearchScreen.Finished) -> None:
+    async def _finished(self, message: SearchScreen.Finished) -> None:
         self.model, self.bundle, self.exported = message.model, message.output, None
         card = message.model.card
-        self.switch_screen(ResultsScreen(message.model, self.frame))
+        await self._close_above(SearchScreen)
+        await self.switch_screen(ResultsScreen(message.model, self.frame))
         self.notify(
             f"Best {card['metric']['name']}: {card['cv']['score']:.4g}."
             " Press E to explain the model, X to export it.",
@@ -152,8 +153,9 @@ class AutomlApp(App[None]):
         )
 
     @on(SearchScreen.Failed)
-    def _failed(self, message: SearchScreen.Failed) -> None:
-        self.pop_screen()
+    async def _failed(self, message: SearchScreen.Failed) -> None:
+        await self._close_above(SearchScreen)
+        await self.pop_screen()
         if isinstance(message.error, Cancelled):
             self.notify(
                 "Stopped before any trial was complete, so there is no model.",
@@ -162,6 +164,11 @@ class AutomlApp(App[None]):
             )
         else:
             self.push_screen(ErrorScreen("The search failed", message.error))
+
+    async def _close_above(self, screen_type: type) -> None:
+        """Close what the user opened over a screen (help, plugins) before replacing it."""
+        while not isinstance(self.screen, screen_type) and len(self.screen_stack) > 2:
+            await self.pop_screen()
 
     @on(ResultsScreen.Go)
     def _go(self, message: ResultsScreen.Go) -> None:
@@ -203,20 +210,17 @@ class AutomlApp(App[None]):
         screen = self.screen
         if isinstance(screen, DataScreen) or len(self.screen_stack) <= 2:
             return
-        if isinstance(screen, ResultsScreen):
-            if not isinstance(self.screen_stack[-2], ConfigureScreen):
-                return  # a model opened from a folder: no search to go back to
-            if self._unsaved():
-                self.push_screen(
-                    ConfirmScreen(
-                        "Leave this model without exporting it?",
-                        "A new search replaces it. Press X on the results to export it.",
-                        yes="Leave it",
-                        no="Stay",
-                    ),
-                    lambda leave: self.pop_screen() if leave else None,
-                )
-                return
+        if isinstance(screen, ResultsScreen) and self._unsaved():
+            self.push_screen(
+                ConfirmScreen(
+                    "Leave this model without exporting it?",
+                    "A new search replaces it. Press X on the results to export it.",
+                    yes="Leave it",
+                    no="Stay",
+                ),
+                lambda leave: self.pop_screen() if leave else None,
+            )
+            return
         self.pop_screen()
 
     def action_quit(self) -> None:

@@ -57,9 +57,12 @@ async def test_from_a_table_to_an_exported_model_and_its_explanation(tmp_path, m
         await pilot.pause()
         await pilot.press("ctrl+r")
 
-        # 3 Search, then 4 Results.
+        # 3 Search, then 4 Results, even with the help left open over the search.
         assert isinstance(app.screen, SearchScreen)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
         await on_screen(pilot, ResultsScreen, timeout=90)
+        assert len(app.screen_stack) == 4  # default, data, configure, results
         await settle(pilot)
         board = app.screen.query_one(Leaderboard)
         assert board.row_count == app.model.card["trials"]["complete"] >= 1
@@ -98,6 +101,16 @@ async def test_from_a_table_to_an_exported_model_and_its_explanation(tmp_path, m
     model = automl.load(folder)
     predictions = model.predict(pd.read_csv(SAMPLES / "churn.csv").head(20))
     assert set(predictions) <= {"no", "yes"}
+
+    # The saved model opens again, straight on its results, and explains itself.
+    app = make_app(folder)
+    async with app.run_test(size=(80, 24)) as pilot:
+        results = await on_screen(pilot, ResultsScreen)
+        assert results.query_one(Leaderboard).row_count == model.card["trials"]["complete"]
+        await pilot.press("e")
+        explain = await on_screen(pilot, ExplainScreen)
+        assert "contract" in text(explain.query_one("#importance", Bars))
+        await pilot.press("ctrl+q")  # a saved model: no question asked
 
 
 @run_async

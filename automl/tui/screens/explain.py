@@ -79,7 +79,7 @@ class ExplainScreen(Screen):
                 str(r["column"]),
                 float(r["importance"]),
                 f"{r['importance']:.3g}",
-                str(r.get("direction") or ""),
+                r["direction"] if isinstance(r.get("direction"), str) else "",
             )
             for r in frame.to_dict(orient="records")
         ]

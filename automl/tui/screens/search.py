@@ -38,6 +38,7 @@ PHASES = {
     "load": "reading the table",
     "search": "searching",
     "refit": "refitting the best on all rows",
+    "explain": "explaining the model",
     "export": "saving",
     "done": "done",
 }
