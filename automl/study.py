@@ -13,13 +13,14 @@ import os
 import re
 import socket
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from automl.errors import UsageError
+from automl.errors import AutoMLWarning, UsageError
 
 JOURNAL_FILE = "study.journal"
 STUDY_PREFIX = "automl"
@@ -89,7 +90,7 @@ def make_storage(
 
 
 def _database(url: str, heartbeat: int) -> Any:
-    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+    from optuna.storages import RDBStorage
 
     try:
         return RDBStorage(
@@ -97,7 +98,7 @@ def _database(url: str, heartbeat: int) -> Any:
             engine_kwargs={"pool_pre_ping": True},
             heartbeat_interval=heartbeat,
             grace_period=GRACE_BEATS * heartbeat,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES),
+            heartbeat_stale_trial_callback=_retry_and_say_so,
         )
     except Exception as exc:
         raise UsageError(
@@ -105,6 +106,26 @@ def _database(url: str, heartbeat: int) -> Any:
             hint="Give an Optuna storage URL such as postgresql://user:password@host/db"
             " or sqlite:///trials.db, or the path of a journal file.",
         ) from None
+
+
+def _retry_and_say_so(study: optuna.Study, trial: FrozenTrial) -> None:
+    """Queue a trial whose process stopped beating again (Optuna's retry callback), and
+    say so on the progress output of whichever process noticed."""
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+    again = len(trial.system_attrs.get("retry_history", ())) < MAX_RETRIES
+    RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)(study, trial)
+    warnings.warn(
+        f"Trial {trial.number} ({trial.params.get('algorithm', '?')}, run by"
+        f" {trial.user_attrs.get('process', 'another process')}) stopped sending heartbeats;"
+        + (
+            " it is queued again."
+            if again
+            else f" it failed {MAX_RETRIES + 1} times, so it is left failed."
+        ),
+        AutoMLWarning,
+        stacklevel=2,
+    )
 
 
 def _with_driver(url: str) -> str:

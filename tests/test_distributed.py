@@ -13,6 +13,7 @@ import contextlib
 import glob
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -48,13 +49,12 @@ def _binaries() -> tuple[str, str] | None:
 
 
 def _as_server_user() -> list[str]:
-    """initdb and postgres refuse to run as root: run them as `postgres` (or nobody)."""
+    """initdb and postgres refuse to run as root: run them as `postgres` (which the
+    package creates) or `nobody`."""
     if os.geteuid() != 0:
         return []
     for user in ("postgres", "nobody"):
         with contextlib.suppress(KeyError):
-            import pwd
-
             pwd.getpwnam(user)
             return ["runuser", "-u", user, "--"]
     pytest.fail("running as root, and there is no unprivileged user to run PostgreSQL")
@@ -81,7 +81,8 @@ def postgres_url():
         shutil.chown(home, user=as_user[2])
         shutil.chown(home / "password", user=as_user[2])
     data = home / "data"
-    quiet = {"check": True, "capture_output": True, "text": True, "timeout": 120}
+    # (cwd: the server's user may not be allowed into the current directory)
+    quiet = {"check": True, "capture_output": True, "text": True, "timeout": 120, "cwd": home}
     subprocess.run(
         [*as_user, initdb, "-D", str(data), "-U", "automl", "--pwfile", str(home / "password"),
          "--auth", "scram-sha-256", "-E", "UTF8"],
@@ -237,6 +238,10 @@ def test_three_workers_one_killed_mid_trial(postgres_url, table, tmp_path):
     for path in [*logs, *(tmp_path / "run").glob("model_card.*")]:
         assert PASSWORD not in path.read_text(), path
     assert "automl:***@127.0.0.1" in (tmp_path / "worker0.log").read_text()
+    # Whichever process noticed the dead worker said so.
+    said = "".join(p.read_text() for p in logs)
+    assert f"Trial {killed.number} ({killed.params['algorithm']}, run by" in said
+    assert "stopped sending heartbeats; it is queued again." in said
     print("\n".join(f"--- {p.name}\n{p.read_text()}" for p in logs))
 
 
