@@ -1,30 +1,33 @@
-"""Compare automl with FLAML and default LightGBM at equal wall-clock budget and cores.
+"""Compare automl with FLAML, AutoGluon and default LightGBM at equal budget and cores.
 
-    python benchmarks/compare.py --budgets 30 60 --datasets all
+    python benchmarks/compare.py --budgets 10 60 300 --datasets all
     python benchmarks/compare.py --budgets 5 --datasets wine churn --systems flaml,lgbm
 
-Every (system, dataset, budget) run happens in its own subprocess (this script
-re-invoked with ``--one SYSTEM DATASET BUDGET``), which prints one JSON line back.
-All runs of a dataset use the same seeded 75/25 train/test split (stratified for
-classification) and are scored on the test split with the task's default metric.
-LightGBM has no budget, so it runs once per dataset and that result is repeated
-in every budget row. The table goes to stdout (markdown) and, with the raw runs,
-to ``benchmarks/results/compare-<timestamp>.json``.
+For every table, the seeded 75/25 train/test split (stratified for classification) is
+made once and written to Parquet in a temporary directory. Every (system, table, budget)
+run then happens in its own subprocess (this script re-invoked with ``--one SYSTEM
+DATASET BUDGET``) that reads those files, fits, writes its test predictions and prints
+one JSON line back; this process scores all predictions with the same metric code.
+AutoGluon's worker runs with the python of its own environment (``setup_peers.sh``).
+LightGBM has no budget, so it runs once per table and that result is repeated in every
+budget row. The report goes to stdout (markdown) and, with the raw runs, to
+``benchmarks/results/compare-<timestamp>.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib.util
 import json
 import os
 import platform
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -32,201 +35,83 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from samples import make_churn, make_houses
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine
-from sklearn.metrics import log_loss, roc_auc_score, root_mean_squared_error
-from sklearn.model_selection import train_test_split
+from report import markdown, verdict
+from systems import METRIC_NAMES, RUNNERS
+from tables import DATASETS, Dataset
 
-SYSTEMS = ("automl", "flaml", "lgbm")
-PEERS = ("flaml", "lgbm")
+SYSTEMS = tuple(RUNNERS)
 RESULT_PREFIX = "COMPARE_RESULT "
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-BENCH_ROWS = 10_000
+HERE = Path(__file__).resolve().parent
+RESULTS_DIR = HERE / "results"
+AUTOGLUON_PYTHON = HERE / ".venv-autogluon" / "bin" / "python"
 TEST_SIZE = 0.25
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A task's default metric and its direction."""
-
-    name: str
-    higher_is_better: bool
-
-
-METRICS = {
-    "binary": Metric("roc_auc", higher_is_better=True),
-    "multiclass": Metric("log_loss", higher_is_better=False),
-    "regression": Metric("rmse", higher_is_better=False),
-}
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """A benchmark data set: a frame loader plus what the peers must not see raw."""
-
-    name: str
-    task: str
-    target: str
-    load: Callable[[], pd.DataFrame]
-    drop_for_peers: tuple[str, ...] = ()
-    date_columns: tuple[str, ...] = ()
-
-
-def _sklearn_frame(loader: Callable[..., Any]) -> Callable[[], pd.DataFrame]:
-    return lambda: loader(as_frame=True).frame
-
-
-DATASETS = {
-    d.name: d
-    for d in (
-        Dataset("breast_cancer", "binary", "target", _sklearn_frame(load_breast_cancer)),
-        Dataset("wine", "multiclass", "target", _sklearn_frame(load_wine)),
-        Dataset("digits", "multiclass", "target", _sklearn_frame(load_digits)),
-        Dataset("diabetes", "regression", "target", _sklearn_frame(load_diabetes)),
-        Dataset(
-            "churn",
-            "binary",
-            "churned",
-            lambda: make_churn(BENCH_ROWS),
-            drop_for_peers=("customer_id",),
-            date_columns=("signup_date",),
-        ),
-        Dataset("houses", "regression", "price", lambda: make_houses(BENCH_ROWS)),
-    )
-}
+TIE_TOLERANCE = 0.001
 
 
 # --------------------------------------------------------------------------- one run
 
 
-def split(dataset: Dataset, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The seeded 75/25 train/test split of a data set, stratified for classification."""
+def write_split(dataset: Dataset, seed: int, directory: Path) -> dict[str, Any]:
+    """Write the seeded train/test split of a table as Parquet; describe the table."""
+    from sklearn.model_selection import train_test_split
+
     frame = dataset.load()
     stratify = None if dataset.task == "regression" else frame[dataset.target]
     train, test = train_test_split(frame, test_size=TEST_SIZE, random_state=seed, stratify=stratify)
-    return train, test
+    directory.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    for name, part in (("train", train), ("test", test)):
+        path = directory / f"{name}.parquet"
+        part.to_parquet(path)
+        digest.update(path.read_bytes())
+    features = frame.drop(columns=[dataset.target])
+    categorical = [c for c in features if not pd.api.types.is_numeric_dtype(features[c])]
+    return {
+        "source": dataset.source,
+        "task": dataset.task,
+        "rows": len(frame),
+        "columns": features.shape[1],
+        "non_numeric_columns": categorical,
+        "missing_share": round(float(features.isna().to_numpy().mean()), 4),
+        "n_train": len(train),
+        "n_test": len(test),
+        "split_sha256": digest.hexdigest(),
+    }
 
 
-def peer_features(
-    train: pd.DataFrame, test: pd.DataFrame, dataset: Dataset
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Feature frames for FLAML and LightGBM.
+def _classes(train: pd.DataFrame, dataset: Dataset) -> list[Any] | None:
+    if dataset.task == "regression":
+        return None
+    return [
+        v.item() if isinstance(v, np.generic) else v for v in sorted(train[dataset.target].unique())
+    ]
 
-    Identifier columns are dropped, ISO date strings become day counts since
-    1970-01-01, and string columns become ``category`` with the categories seen
-    in training (pandas 3 reads strings as the ``str`` dtype, which LightGBM rejects).
+
+def run_one(
+    system: str, dataset_name: str, budget: int, seed: int, n_jobs: int, split_dir: Path
+) -> dict[str, Any]:
+    """Fit one system on a written split in this process; save its test predictions.
+
+    Failures are recorded in the ``error`` field instead of raised.
     """
-    drop = [dataset.target, *dataset.drop_for_peers]
-    x_train, x_test = train.drop(columns=drop), test.drop(columns=drop)
-    epoch = pd.Timestamp("1970-01-01")
-    for column in dataset.date_columns:
-        for x in (x_train, x_test):
-            x[column] = (pd.to_datetime(x[column]) - epoch).dt.days
-    for column in x_train.columns:
-        if pd.api.types.is_string_dtype(x_train[column]):
-            categories = x_train[column].dropna().unique()
-            x_train[column] = pd.Categorical(x_train[column], categories=sorted(categories))
-            x_test[column] = pd.Categorical(x_test[column], categories=sorted(categories))
-    return x_train, x_test
-
-
-def _aligned_proba(proba: np.ndarray, model_classes: Any, classes: list[Any]) -> np.ndarray:
-    order = list(model_classes)
-    return proba[:, [order.index(c) for c in classes]]
-
-
-def run_automl(
-    train: pd.DataFrame,
-    test: pd.DataFrame,
-    dataset: Dataset,
-    budget: int,
-    seed: int,
-    n_jobs: int,
-    classes: list[Any],
-) -> tuple[np.ndarray, float]:
-    """Fit automl on the raw training frame; metric None is the task default."""
-    from automl import AutoML
-
-    model = AutoML(time_budget=budget, seed=seed, n_jobs=n_jobs, metric=None)
-    start = time.perf_counter()
-    model.fit(train, target=dataset.target)
-    fit_seconds = time.perf_counter() - start
-    x_test = test.drop(columns=[dataset.target])
-    if dataset.task == "regression":
-        return np.asarray(model.predict(x_test), dtype=float), fit_seconds
-    proba = model.predict_proba(x_test)
-    missing = [c for c in classes if c not in proba.columns]
-    if missing:
-        raise ValueError(f"predict_proba columns {list(proba.columns)} lack class labels {missing}")
-    return proba[classes].to_numpy(dtype=float), fit_seconds
-
-
-def run_flaml(
-    train: pd.DataFrame,
-    test: pd.DataFrame,
-    dataset: Dataset,
-    budget: int,
-    seed: int,
-    n_jobs: int,
-    classes: list[Any],
-) -> tuple[np.ndarray, float]:
-    """Fit FLAML with the same metric, budget, seed and cores."""
-    from flaml import AutoML as FlamlAutoML
-
-    x_train, x_test = peer_features(train, test, dataset)
-    model = FlamlAutoML()
-    start = time.perf_counter()
-    model.fit(
-        x_train,
-        train[dataset.target],
-        task="regression" if dataset.task == "regression" else "classification",
-        time_budget=budget,
-        n_jobs=n_jobs,
-        metric=METRICS[dataset.task].name,
-        seed=seed,
-        verbose=0,
-    )
-    fit_seconds = time.perf_counter() - start
-    if dataset.task == "regression":
-        return np.asarray(model.predict(x_test), dtype=float), fit_seconds
-    return _aligned_proba(model.predict_proba(x_test), model.classes_, classes), fit_seconds
-
-
-def run_lgbm(
-    train: pd.DataFrame,
-    test: pd.DataFrame,
-    dataset: Dataset,
-    budget: int,
-    seed: int,
-    n_jobs: int,
-    classes: list[Any],
-) -> tuple[np.ndarray, float]:
-    """Fit LightGBM with default parameters; budget and seed are not used."""
-    import lightgbm
-
-    x_train, x_test = peer_features(train, test, dataset)
-    if dataset.task == "regression":
-        model = lightgbm.LGBMRegressor(n_jobs=n_jobs, verbose=-1)
-    else:
-        model = lightgbm.LGBMClassifier(n_jobs=n_jobs, verbose=-1)
-    start = time.perf_counter()
-    model.fit(x_train, train[dataset.target])
-    fit_seconds = time.perf_counter() - start
-    if dataset.task == "regression":
-        return np.asarray(model.predict(x_test), dtype=float), fit_seconds
-    return _aligned_proba(model.predict_proba(x_test), model.classes_, classes), fit_seconds
-
-
-RUNNERS = {"automl": run_automl, "flaml": run_flaml, "lgbm": run_lgbm}
-
-
-def score(task: str, y_true: pd.Series, prediction: np.ndarray, classes: list[Any]) -> float:
-    """Test score with the task's default metric; ``classes`` orders the proba columns."""
-    if task == "binary":
-        return float(roc_auc_score(y_true == classes[-1], prediction[:, -1]))
-    if task == "multiclass":
-        return float(log_loss(y_true, prediction, labels=classes))
-    return float(root_mean_squared_error(y_true, prediction))
+    dataset = DATASETS[dataset_name]
+    record = new_record(system, dataset_name, budget)
+    try:
+        train = pd.read_parquet(split_dir / "train.parquet")
+        test = pd.read_parquet(split_dir / "test.parquet")
+        classes = _classes(train, dataset)
+        record["classes"] = classes
+        prediction, fit_seconds = RUNNERS[system](
+            train, test, dataset, budget, seed, n_jobs, classes
+        )
+        record["fit_seconds"] = round(fit_seconds, 2)
+        path = split_dir / f"prediction-{system}-{record['budget']}.npy"
+        np.save(path, prediction)
+        record["prediction"] = str(path)
+    except Exception as exc:
+        record["error"] = f"{type(exc).__name__}: {exc}"
+        traceback.print_exc()
+    return record
 
 
 def new_record(
@@ -238,73 +123,54 @@ def new_record(
         "system": system,
         "dataset": dataset_name,
         "task": task,
-        "metric": METRICS[task].name,
+        "metric": METRIC_NAMES[task],
         "budget": None if system == "lgbm" else budget,
         "score": None,
         "fit_seconds": None,
+        "process_seconds": None,
         "error": error,
     }
-
-
-def run_one(system: str, dataset_name: str, budget: int, seed: int, n_jobs: int) -> dict[str, Any]:
-    """Run one system on one data set in this process and return its result record.
-
-    Failures are recorded in the ``error`` field instead of raised.
-    """
-    dataset = DATASETS[dataset_name]
-    record = new_record(system, dataset_name, budget)
-    try:
-        train, test = split(dataset, seed)
-        classes = None if dataset.task == "regression" else sorted(train[dataset.target].unique())
-        record.update(n_train=len(train), n_test=len(test))
-        if dataset.task == "binary":
-            record["positive_label"] = _jsonable(classes[-1])
-        elif dataset.task == "multiclass":
-            record["classes"] = _jsonable(classes)
-        prediction, fit_seconds = RUNNERS[system](
-            train, test, dataset, budget, seed, n_jobs, classes
-        )
-        record["fit_seconds"] = round(fit_seconds, 2)
-        record["score"] = score(dataset.task, test[dataset.target], prediction, classes)
-    except Exception as exc:
-        record["error"] = f"{type(exc).__name__}: {exc}"
-        traceback.print_exc()
-    return record
-
-
-def _jsonable(value: Any) -> Any:
-    """numpy scalars (and lists of them) as plain Python values."""
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value.item() if isinstance(value, np.generic) else value
 
 
 # ------------------------------------------------------------------- orchestration
 
 
+def python_for(system: str, autogluon_python: Path) -> str:
+    """The interpreter a system's worker runs with: AutoGluon's own, or this one."""
+    return str(autogluon_python) if system == "autogluon" else sys.executable
+
+
 def run_in_subprocess(
-    system: str, dataset_name: str, budget: int, seed: int, n_jobs: int
+    system: str, dataset_name: str, budget: int, args: argparse.Namespace, split_dir: Path
 ) -> dict[str, Any]:
     """Run one ``--one`` worker in a fresh process (own session, killed on timeout)."""
+    python = python_for(system, args.autogluon_python)
+    if not Path(python).exists():
+        return new_record(
+            system, dataset_name, budget, f"{python} not found: run benchmarks/setup_peers.sh"
+        )
     command = [
-        sys.executable,
+        python,
         str(Path(__file__).resolve()),
         "--one",
         system,
         dataset_name,
         str(budget),
         "--seed",
-        str(seed),
+        str(args.seed),
         "--n-jobs",
-        str(n_jobs),
+        str(args.n_jobs),
+        "--split-dir",
+        str(split_dir),
     ]
-    threads = str(n_jobs)
+    threads = str(args.n_jobs)
     env = os.environ | {
         "OMP_NUM_THREADS": threads,
         "OPENBLAS_NUM_THREADS": threads,
         "MKL_NUM_THREADS": threads,
     }
     timeout = 3 * budget + 300
+    start = time.perf_counter()
     with subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
@@ -319,11 +185,41 @@ def run_in_subprocess(
             os.killpg(process.pid, signal.SIGKILL)
             process.communicate()
             return new_record(system, dataset_name, budget, f"timed out after {timeout} s")
+    process_seconds = round(time.perf_counter() - start, 2)
     for line in reversed(stdout.splitlines()):
         if line.startswith(RESULT_PREFIX):
-            return json.loads(line[len(RESULT_PREFIX) :])
+            record = json.loads(line[len(RESULT_PREFIX) :])
+            record["process_seconds"] = process_seconds
+            return record
     tail = " | ".join(stderr.strip().splitlines()[-3:])
     return new_record(system, dataset_name, budget, f"exit code {process.returncode}: {tail}")
+
+
+def score(task: str, y_true: pd.Series, prediction: np.ndarray, classes: list[Any] | None) -> float:
+    """Test score with the task's default metric; ``classes`` orders the proba columns."""
+    from sklearn.metrics import log_loss, roc_auc_score, root_mean_squared_error
+
+    if task == "binary":
+        return float(roc_auc_score(y_true == classes[-1], prediction[:, -1]))
+    if task == "multiclass":
+        # AutoGluon's float32 probabilities sum to one only within about 1e-7, which
+        # log_loss warns about; dividing by the row sum changes proper rows by nothing.
+        proba = prediction / prediction.sum(axis=1, keepdims=True)
+        return float(log_loss(y_true, proba, labels=classes))
+    return float(root_mean_squared_error(y_true, prediction))
+
+
+def score_record(record: dict[str, Any], split_dir: Path, dataset: Dataset) -> None:
+    """Score a worker's saved test predictions in place (the same code for every system)."""
+    path = record.pop("prediction", None)
+    if record["error"] or path is None:
+        return
+    test = pd.read_parquet(split_dir / "test.parquet")
+    try:
+        prediction = np.load(path)
+        record["score"] = score(dataset.task, test[dataset.target], prediction, record["classes"])
+    except ValueError as exc:
+        record["error"] = f"scoring failed: {exc}"
 
 
 def pin_to_cores(n_jobs: int) -> list[int] | None:
@@ -335,92 +231,111 @@ def pin_to_cores(n_jobs: int) -> list[int] | None:
     return cpus
 
 
-def compare_cell(automl: dict[str, Any], peer: dict[str, Any]) -> dict[str, Any] | None:
-    """Ratio automl score / peer score, and which is better given the metric direction."""
-    a, b = automl.get("score"), peer.get("score")
-    if a is None or b is None or b == 0:
-        return None
-    if a == b:
-        verdict = "tie"
-    elif (a > b) == METRICS[automl["task"]].higher_is_better:
-        verdict = "automl better"
-    else:
-        verdict = "automl worse"
-    return {"ratio": a / b, "verdict": verdict}
+def run_all(args: argparse.Namespace, workdir: Path) -> tuple[dict, dict[str, Any]]:
+    """Every run of the comparison, keyed by (system, table, budget), and the tables' facts."""
+    runs: dict[tuple[str, str, int | None], dict[str, Any]] = {}
+    tables: dict[str, Any] = {}
+    for name in args.datasets:
+        split_dir = workdir / name
+        tables[name] = write_split(DATASETS[name], args.seed, split_dir)
+        for system in args.systems:
+            for budget in [0] if system == "lgbm" else args.budgets:
+                label = f"{system} on {name}" + ("" if system == "lgbm" else f" at {budget} s")
+                print(f"running {label} ...", file=sys.stderr, flush=True)
+                record = run_in_subprocess(system, name, budget, args, split_dir)
+                score_record(record, split_dir, DATASETS[name])
+                runs[(system, name, record["budget"])] = record
+    return runs, tables
 
 
 def build_rows(
     runs: dict[tuple[str, str, int | None], dict[str, Any]],
-    datasets: list[str],
-    budgets: list[int],
-    systems: list[str],
+    tables: dict[str, Any],
+    args: argparse.Namespace,
 ) -> list[dict[str, Any]]:
-    """One row per data set and budget, holding each system's run and the comparisons."""
+    """One row per table and budget, holding each system's run and automl's verdicts."""
     rows = []
-    for name in datasets:
-        for budget in budgets:
-            results = {s: runs[(s, name, None if s == "lgbm" else budget)] for s in systems}
-            row: dict[str, Any] = {
-                "dataset": name,
-                "task": DATASETS[name].task,
-                "metric": METRICS[DATASETS[name].task].name,
-                "budget": budget,
-                "results": results,
-            }
+    for name in args.datasets:
+        metric = METRIC_NAMES[DATASETS[name].task]
+        for budget in args.budgets:
+            results = {s: runs[(s, name, None if s == "lgbm" else budget)] for s in args.systems}
+            verdicts = {}
             if "automl" in results:
-                for peer in PEERS:
-                    if peer in results:
-                        row[f"automl_vs_{peer}"] = compare_cell(results["automl"], results[peer])
-            rows.append(row)
+                automl = results["automl"]["score"]
+                for peer, record in results.items():
+                    if peer != "automl":
+                        verdicts[peer] = verdict(metric, automl, record["score"], args.tie)
+            rows.append(
+                {
+                    "dataset": name,
+                    "task": DATASETS[name].task,
+                    "metric": metric,
+                    "rows": tables[name]["rows"],
+                    "budget": budget,
+                    "results": results,
+                    "verdicts": verdicts,
+                }
+            )
     return rows
 
 
-def markdown_table(rows: list[dict[str, Any]], systems: list[str]) -> str:
-    """The comparison as a markdown table, with any errors listed below it."""
-    peers = [p for p in PEERS if "automl" in systems and p in systems]
-    header = ["dataset", "metric", "budget (s)"]
-    for system in systems:
-        header += [f"{system} score", f"{system} fit (s)"]
-    header += [f"automl / {peer}" for peer in peers]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    errors: dict[str, str] = {}
-    for row in rows:
-        direction = "↑" if METRICS[row["task"]].higher_is_better else "↓"
-        cells = [row["dataset"], f"{row['metric']} {direction}", str(row["budget"])]
-        for system in systems:
-            result = row["results"][system]
-            if result["error"]:
-                cells += ["error", "-"]
-                key = f"{system} on {row['dataset']}"
-                if result["budget"] is not None:
-                    key += f" at {result['budget']} s"
-                errors[key] = result["error"]
-            else:
-                cells += [f"{result['score']:.4f}", f"{result['fit_seconds']:.1f}"]
-        for peer in peers:
-            cell = row[f"automl_vs_{peer}"]
-            cells.append("-" if cell is None else f"{cell['ratio']:.3f} ({cell['verdict']})")
-        lines.append("| " + " | ".join(cells) + " |")
-    if errors:
-        lines += ["", "Errors:", ""]
-        lines += [f"- {key}: {message}" for key, message in errors.items()]
-    return "\n".join(lines)
+PACKAGES = (
+    "automl",
+    "flaml",
+    "autogluon.tabular",
+    "lightgbm",
+    "catboost",
+    "xgboost",
+    "xgboost-cpu",
+    "scikit-learn",
+    "pandas",
+    "numpy",
+    "statsmodels",
+)
 
 
-def environment() -> dict[str, Any]:
-    """Python, platform and library versions, for the JSON record."""
-    versions = {}
-    for package in ("automl", "flaml", "lightgbm", "scikit-learn", "pandas", "numpy"):
+def versions() -> dict[str, Any]:
+    """This interpreter's Python version and the installed versions of ``PACKAGES``."""
+    found = {}
+    for package in PACKAGES:
         try:
-            versions[package] = metadata.version(package)
+            found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
-            versions[package] = None
+            continue
+    return {"python": platform.python_version(), "versions": found}
+
+
+def automl_source() -> dict[str, Any] | None:
+    """Where automl is imported from, the git commit there, and its files that differ.
+
+    An editable install runs the work tree as it is, edits included, so a result says
+    which code it measured.
+    """
+    spec = importlib.util.find_spec("automl")
+    if spec is None or spec.origin is None:
+        return None
+    package = Path(spec.origin).parent
+
+    def git(*command: str) -> str:
+        done = subprocess.run(["git", "-C", str(package), *command], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
     return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "versions": versions,
+        "path": str(package),
+        "commit": git("rev-parse", "HEAD") or None,
+        "modified": git("status", "--porcelain", "--", ".").splitlines(),
     }
+
+
+def environment(args: argparse.Namespace) -> dict[str, Any]:
+    """Platform and versions, AutoGluon's taken from its own environment."""
+    result = {"platform": platform.platform(), "cpu_count": os.cpu_count(), **versions()}
+    if "autogluon" in args.systems and args.autogluon_python.exists():
+        done = subprocess.run(
+            [str(args.autogluon_python), __file__, "--versions"], capture_output=True, text=True
+        )
+        result["autogluon_environment"] = json.loads(done.stdout) if done.returncode == 0 else None
+    return result
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -430,32 +345,48 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--budgets",
         type=int,
         nargs="+",
-        default=[30, 60],
-        help="time budgets in seconds (default: 30 60)",
+        default=[10, 60, 300],
+        help="time budgets in seconds (default: 10 60 300)",
     )
     parser.add_argument(
         "--datasets",
         nargs="+",
         default=["all"],
         choices=["all", *DATASETS],
-        help="data sets (default: all)",
+        help="tables (default: all)",
     )
     parser.add_argument(
         "--systems",
         default=",".join(SYSTEMS),
-        help="comma-separated subset of automl,flaml,lgbm (default: all)",
+        help=f"comma-separated subset of {','.join(SYSTEMS)} (default: all)",
     )
     parser.add_argument("--seed", type=int, default=0, help="split and search seed (default: 0)")
     parser.add_argument("--n-jobs", type=int, default=2, help="cores per system (default: 2)")
+    parser.add_argument(
+        "--tie",
+        type=float,
+        default=TIE_TOLERANCE,
+        help=f"largest relative score difference that is a tie (default: {TIE_TOLERANCE})",
+    )
+    parser.add_argument(
+        "--autogluon-python",
+        type=Path,
+        default=Path(os.environ.get("AUTOGLUON_PYTHON", AUTOGLUON_PYTHON)),
+        help="python of AutoGluon's environment (default: benchmarks/.venv-autogluon)",
+    )
     parser.add_argument(
         "--output-dir",
         type=Path,
         default=RESULTS_DIR,
         help="where the JSON goes (default: benchmarks/results)",
     )
+    parser.add_argument("--label", default="", help="added to the JSON file name, e.g. smoke")
+    # Internal: worker mode, reading the split written by the parent.
     parser.add_argument(
         "--one", nargs=3, metavar=("SYSTEM", "DATASET", "BUDGET"), help=argparse.SUPPRESS
-    )  # internal: worker mode
+    )
+    parser.add_argument("--split-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--versions", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = sorted(set(args.systems) - set(SYSTEMS))
@@ -469,38 +400,50 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the comparison (or, with ``--one``, a single worker run)."""
     args = parse_args(argv)
+    if args.versions:
+        print(json.dumps(versions()))
+        return 0
     if args.one:
         system, dataset_name, budget = args.one
-        record = run_one(system, dataset_name, int(budget), args.seed, args.n_jobs)
+        record = run_one(system, dataset_name, int(budget), args.seed, args.n_jobs, args.split_dir)
         print(RESULT_PREFIX + json.dumps(record), flush=True)
         return 0 if record["error"] is None else 1
 
     cpus = pin_to_cores(args.n_jobs)
-    runs: dict[tuple[str, str, int | None], dict[str, Any]] = {}
-    for name in args.datasets:
-        for system in args.systems:
-            for budget in [0] if system == "lgbm" else args.budgets:
-                label = f"{system} on {name}" + ("" if system == "lgbm" else f" at {budget} s")
-                print(f"running {label} ...", file=sys.stderr, flush=True)
-                record = run_in_subprocess(system, name, budget, args.seed, args.n_jobs)
-                runs[(system, name, record["budget"])] = record
-
-    rows = build_rows(runs, args.datasets, args.budgets, args.systems)
-    print(markdown_table(rows, args.systems))
+    load_before = os.getloadavg()[0]
+    if load_before > 0.5:
+        print(
+            f"warning: load average {load_before:.1f} before the start: other processes "
+            "share the cores, so wall times and budgeted scores are not fair",
+            file=sys.stderr,
+        )
+    source = automl_source() if "automl" in args.systems else None
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="automl-compare-") as workdir:
+        runs, tables = run_all(args, Path(workdir))
+    rows = build_rows(runs, tables, args)
+    print(markdown(rows, args.systems, args.budgets, args.tie))
 
     created = datetime.now().astimezone()
     args.output_dir.mkdir(parents=True, exist_ok=True)
-    path = args.output_dir / f"compare-{created:%Y%m%d-%H%M%S}.json"
+    label = f"-{args.label}" if args.label else ""
+    path = args.output_dir / f"compare{label}-{created:%Y%m%d-%H%M%S}.json"
     report = {
         "created": created.isoformat(timespec="seconds"),
+        "label": args.label or None,
+        "total_seconds": round(time.perf_counter() - started, 1),
+        "load_average": {"before": load_before, "after": os.getloadavg()[0]},
         "seed": args.seed,
         "n_jobs": args.n_jobs,
         "pinned_cpus": cpus,
         "test_size": TEST_SIZE,
+        "tie_tolerance": args.tie,
         "budgets": args.budgets,
         "systems": args.systems,
         "datasets": args.datasets,
-        "environment": environment(),
+        "tables": tables,
+        "environment": environment(args),
+        "automl_source_at_start": source,
         "rows": rows,
     }
     path.write_text(json.dumps(report, indent=2) + "\n")

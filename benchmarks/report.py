@@ -1,0 +1,206 @@
+"""The comparison report: verdicts, wins/ties/losses, normalized scores, wall time.
+
+Works on the rows built by ``compare.py``: one row per table and budget, holding each
+system's run record (``score``, ``fit_seconds``, ``process_seconds``, ``error``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+HIGHER_IS_BETTER = {"roc_auc": True, "log_loss": False, "rmse": False}
+PEERS = ("flaml", "autogluon", "lgbm")
+BUDGETED_PEERS = ("flaml", "autogluon")
+
+
+def bound(budget: float) -> float:
+    """The allowed wall time in seconds for a time budget of ``budget`` seconds."""
+    return 1.1 * budget + 5
+
+
+def verdict(metric: str, a: float | None, b: float | None, tolerance: float) -> str | None:
+    """``win``, ``tie`` or ``loss`` of score ``a`` against ``b``; None if either is missing.
+
+    A tie is a relative difference ``|a - b| / max(|a|, |b|)`` of at most ``tolerance``.
+    """
+    if a is None or b is None:
+        return None
+    scale = max(abs(a), abs(b))
+    if scale == 0 or abs(a - b) / scale <= tolerance:
+        return "tie"
+    return "win" if (a > b) == HIGHER_IS_BETTER[metric] else "loss"
+
+
+def normalized_scores(row: dict[str, Any]) -> dict[str, float]:
+    """Each system's (score - worst) / (best - worst) in one row, 1 = best, 0 = worst.
+
+    A failed run scores 0. When every score is equal, or only one system has a score,
+    each system that has one scores 1.
+    """
+    sign = 1 if HIGHER_IS_BETTER[row["metric"]] else -1
+    scores = {s: r["score"] for s, r in row["results"].items() if r["score"] is not None}
+    if not scores:
+        return {}
+    best, worst = max(sign * v for v in scores.values()), min(sign * v for v in scores.values())
+    return {
+        system: 0.0
+        if system not in scores
+        else 1.0
+        if best == worst
+        else (sign * scores[system] - worst) / (best - worst)
+        for system in row["results"]
+    }
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def score_table(rows: list[dict[str, Any]], systems: list[str]) -> str:
+    """Per-table test scores, and automl's verdict against each peer."""
+    peers = [p for p in PEERS if "automl" in systems and p in systems]
+    header = ["dataset", "rows", "metric", "budget (s)", *systems]
+    header += [f"vs {peer}" for peer in peers]
+    lines = [_row(header), "|" + "---|" * len(header)]
+    for row in rows:
+        arrow = "↑" if HIGHER_IS_BETTER[row["metric"]] else "↓"
+        cells = [row["dataset"], f"{row['rows']:,}", f"{row['metric']} {arrow}", str(row["budget"])]
+        cells += ["error" if r["error"] else _fmt(r["score"]) for r in row["results"].values()]
+        cells += [row["verdicts"].get(peer) or "-" for peer in peers]
+        lines.append(_row(cells))
+    return "\n".join(lines)
+
+
+def wins_table(rows: list[dict[str, Any]], systems: list[str], budgets: list[int]) -> str:
+    """automl's wins/ties/losses against each peer, per budget and over all budgets."""
+    peers = [p for p in PEERS if "automl" in systems and p in systems]
+    if not peers:
+        return "(automl and at least one peer are needed for wins/ties/losses)"
+    lines = [
+        _row(["peer", "budget (s)", "wins", "ties", "losses", "no score"]),
+        "|---|---|---|---|---|---|",
+    ]
+    for peer in peers:
+        for budget in [*budgets, None]:
+            chosen = [r for r in rows if budget is None or r["budget"] == budget]
+            counts = {"win": 0, "tie": 0, "loss": 0, None: 0}
+            for row in chosen:
+                counts[row["verdicts"].get(peer)] += 1
+            label = "all" if budget is None else str(budget)
+            lines.append(
+                _row([peer, label, *(str(counts[k]) for k in ("win", "tie", "loss", None))])
+            )
+    return "\n".join(lines)
+
+
+def normalized_table(rows: list[dict[str, Any]], systems: list[str], budgets: list[int]) -> str:
+    """Mean normalized score per system and budget (failed runs count as the worst)."""
+    header = ["budget (s)", *systems, "tables"]
+    lines = [_row(header), "|" + "---|" * len(header)]
+    for budget in [*budgets, None]:
+        chosen = [r for r in rows if budget is None or r["budget"] == budget]
+        per_row = [normalized_scores(r) for r in chosen]
+        per_row = [n for n in per_row if n]
+        means = [
+            _fmt(sum(n[s] for n in per_row) / len(per_row), 3) if per_row else "-" for s in systems
+        ]
+        lines.append(_row(["all" if budget is None else str(budget), *means, str(len(per_row))]))
+    return "\n".join(lines)
+
+
+def over_bound(record: dict[str, Any]) -> bool:
+    """Whether a budgeted run's fit took longer than ``1.1 * budget + 5`` seconds."""
+    budget, fit = record["budget"], record.get("fit_seconds")
+    return budget is not None and fit is not None and fit > bound(budget)
+
+
+def wall_table(rows: list[dict[str, Any]], systems: list[str]) -> str:
+    """Fit and whole-process wall seconds of every run against the bound ``1.1 * B + 5``."""
+    header = ["dataset", "budget (s)", "bound (s)", *(f"{s} fit / process (s)" for s in systems)]
+    lines = [_row(header), "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [row["dataset"], str(row["budget"]), f"{bound(row['budget']):.0f}"]
+        for record in row["results"].values():
+            fit, process = record.get("fit_seconds"), record.get("process_seconds")
+            cell = f"{_fmt(fit, 1)} / {_fmt(process, 1)}"
+            cells.append(f"**{cell} OVER**" if over_bound(record) else cell)
+        lines.append(_row(cells))
+    return "\n".join(lines)
+
+
+def bar_lines(rows: list[dict[str, Any]], systems: list[str], budgets: list[int]) -> list[str]:
+    """Issue 6's bar per budget: share of tables where automl is at least as good as the
+    best budgeted peer, tables where it loses to LightGBM defaults, runs over the bound."""
+    lines = []
+    budgeted = [p for p in BUDGETED_PEERS if p in systems]
+    for budget in budgets:
+        chosen = [r for r in rows if r["budget"] == budget]
+        parts = []
+        if "automl" in systems and budgeted:
+            kept = sum(
+                all(r["verdicts"].get(p) in ("win", "tie") for p in budgeted) for r in chosen
+            )
+            parts.append(
+                f"automl at least as good as the best of {'/'.join(budgeted)} on "
+                f"{kept}/{len(chosen)} tables ({100 * kept / max(len(chosen), 1):.0f}%)"
+            )
+        if "automl" in systems and "lgbm" in systems:
+            worse = [r["dataset"] for r in chosen if r["verdicts"].get("lgbm") == "loss"]
+            parts.append(
+                f"worse than LightGBM defaults on {len(worse)} ({', '.join(worse) or '-'})"
+            )
+        over = [
+            f"{s} on {r['dataset']}"
+            for r in chosen
+            for s, record in r["results"].items()
+            if over_bound(record)
+        ]
+        parts.append(f"runs over 1.1*B+5: {len(over)} ({', '.join(over) or '-'})")
+        lines.append(f"- {budget} s: " + "; ".join(parts))
+    return lines
+
+
+def error_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per failed run (an lgbm failure once, not once per budget)."""
+    errors: dict[str, str] = {}
+    for row in rows:
+        for system, record in row["results"].items():
+            if record["error"]:
+                key = f"{system} on {row['dataset']}"
+                if record["budget"] is not None:
+                    key += f" at {record['budget']} s"
+                errors[key] = record["error"]
+    return [f"- {key}: {message}" for key, message in errors.items()]
+
+
+def markdown(rows: list[dict[str, Any]], systems: list[str], budgets: list[int], tie: float) -> str:
+    """The whole report as markdown."""
+    sections = [
+        "## Test scores",
+        "",
+        score_table(rows, systems),
+        "",
+        f"## automl against each peer (tie: relative difference at most {tie:g})",
+        "",
+        wins_table(rows, systems, budgets),
+        "",
+        "## Mean normalized score (per table and budget: 1 = best system, 0 = worst)",
+        "",
+        normalized_table(rows, systems, budgets),
+        "",
+        "## Wall time against budget (fit over 1.1*B+5 is marked OVER)",
+        "",
+        wall_table(rows, systems),
+        "",
+        "## The bar",
+        "",
+        *bar_lines(rows, systems, budgets),
+    ]
+    errors = error_lines(rows)
+    if errors:
+        sections += ["", "## Errors", "", *errors]
+    return "\n".join(sections)
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"

@@ -1,0 +1,188 @@
+"""How each compared system is fitted and asked for test predictions.
+
+Each runner takes the training and test frames of one split and returns the test
+predictions (probabilities in the order of ``classes`` for classification, values for
+regression) and the wall seconds of ``fit``. Only numpy and pandas are imported here; a
+runner imports its own library, so the AutoGluon worker can run in AutoGluon's
+environment, where automl and FLAML are not installed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tables import Dataset
+
+METRIC_NAMES = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
+
+Runner = Callable[
+    [pd.DataFrame, pd.DataFrame, Dataset, int, int, int, list[Any] | None],
+    tuple[np.ndarray, float],
+]
+
+
+def peer_features(
+    train: pd.DataFrame, test: pd.DataFrame, dataset: Dataset
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Feature frames for the peers (FLAML, AutoGluon, LightGBM).
+
+    Identifier columns are dropped, ISO date strings become day counts since
+    1970-01-01, and string columns become ``category`` with the categories seen
+    in training (pandas 3 reads strings as the ``str`` dtype, which LightGBM rejects).
+    """
+    drop = [dataset.target, *dataset.drop_for_peers]
+    x_train, x_test = train.drop(columns=drop), test.drop(columns=drop)
+    epoch = pd.Timestamp("1970-01-01")
+    for column in dataset.date_columns:
+        for x in (x_train, x_test):
+            x[column] = (pd.to_datetime(x[column]) - epoch).dt.days
+    for column in x_train.columns:
+        if pd.api.types.is_string_dtype(x_train[column]):
+            categories = sorted(x_train[column].dropna().unique())
+            x_train[column] = pd.Categorical(x_train[column], categories=categories)
+            x_test[column] = pd.Categorical(x_test[column], categories=categories)
+    return x_train, x_test
+
+
+def _aligned_proba(proba: np.ndarray, model_classes: Any, classes: list[Any]) -> np.ndarray:
+    order = list(model_classes)
+    return proba[:, [order.index(c) for c in classes]]
+
+
+def run_automl(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    dataset: Dataset,
+    budget: int,
+    seed: int,
+    n_jobs: int,
+    classes: list[Any] | None,
+) -> tuple[np.ndarray, float]:
+    """Fit automl on the raw training frame; metric None is the task default."""
+    from automl import AutoML
+
+    model = AutoML(time_budget=budget, seed=seed, n_jobs=n_jobs, metric=None)
+    start = time.perf_counter()
+    model.fit(train, target=dataset.target)
+    fit_seconds = time.perf_counter() - start
+    x_test = test.drop(columns=[dataset.target])
+    if classes is None:
+        return np.asarray(model.predict(x_test), dtype=float), fit_seconds
+    proba = model.predict_proba(x_test)
+    missing = [c for c in classes if c not in proba.columns]
+    if missing:
+        raise ValueError(f"predict_proba columns {list(proba.columns)} lack class labels {missing}")
+    return proba[classes].to_numpy(dtype=float), fit_seconds
+
+
+def run_flaml(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    dataset: Dataset,
+    budget: int,
+    seed: int,
+    n_jobs: int,
+    classes: list[Any] | None,
+) -> tuple[np.ndarray, float]:
+    """Fit FLAML with the same metric, budget, seed and cores."""
+    from flaml import AutoML as FlamlAutoML
+
+    x_train, x_test = peer_features(train, test, dataset)
+    model = FlamlAutoML()
+    start = time.perf_counter()
+    model.fit(
+        x_train,
+        train[dataset.target],
+        task="regression" if classes is None else "classification",
+        time_budget=budget,
+        n_jobs=n_jobs,
+        metric=METRIC_NAMES[dataset.task],
+        seed=seed,
+        verbose=0,
+    )
+    fit_seconds = time.perf_counter() - start
+    if classes is None:
+        return np.asarray(model.predict(x_test), dtype=float), fit_seconds
+    return _aligned_proba(model.predict_proba(x_test), model.classes_, classes), fit_seconds
+
+
+AUTOGLUON_METRICS = {
+    "binary": "roc_auc",
+    "multiclass": "log_loss",
+    "regression": "root_mean_squared_error",
+}
+
+
+def run_autogluon(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    dataset: Dataset,
+    budget: int,
+    seed: int,
+    n_jobs: int,
+    classes: list[Any] | None,
+) -> tuple[np.ndarray, float]:
+    """Fit AutoGluon-Tabular, ``medium_quality``, with the same metric, budget and cores.
+
+    AutoGluon saves its models to disk as it goes; they go to a temporary directory,
+    removed afterwards. Its models seed themselves (0), so ``seed`` is not passed.
+    """
+    from autogluon.tabular import TabularPredictor
+
+    x_train, x_test = peer_features(train, test, dataset)
+    frame = x_train.assign(**{dataset.target: train[dataset.target].to_numpy()})
+    with tempfile.TemporaryDirectory(prefix="autogluon-") as path:
+        predictor = TabularPredictor(
+            label=dataset.target,
+            problem_type=dataset.task,
+            eval_metric=AUTOGLUON_METRICS[dataset.task],
+            path=path,
+            verbosity=0,
+        )
+        start = time.perf_counter()
+        predictor.fit(
+            frame, time_limit=budget, presets="medium_quality", num_cpus=n_jobs, num_gpus=0
+        )
+        fit_seconds = time.perf_counter() - start
+        if classes is None:
+            return np.asarray(predictor.predict(x_test), dtype=float), fit_seconds
+        proba = predictor.predict_proba(x_test)
+        return proba[classes].to_numpy(dtype=float), fit_seconds
+
+
+def run_lgbm(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    dataset: Dataset,
+    budget: int,
+    seed: int,
+    n_jobs: int,
+    classes: list[Any] | None,
+) -> tuple[np.ndarray, float]:
+    """Fit LightGBM with default parameters; budget and seed are not used."""
+    import lightgbm
+
+    x_train, x_test = peer_features(train, test, dataset)
+    if classes is None:
+        model = lightgbm.LGBMRegressor(n_jobs=n_jobs, verbose=-1)
+    else:
+        model = lightgbm.LGBMClassifier(n_jobs=n_jobs, verbose=-1)
+    start = time.perf_counter()
+    model.fit(x_train, train[dataset.target])
+    fit_seconds = time.perf_counter() - start
+    if classes is None:
+        return np.asarray(model.predict(x_test), dtype=float), fit_seconds
+    return _aligned_proba(model.predict_proba(x_test), model.classes_, classes), fit_seconds
+
+
+RUNNERS: dict[str, Runner] = {
+    "automl": run_automl,
+    "flaml": run_flaml,
+    "autogluon": run_autogluon,
+    "lgbm": run_lgbm,
+}
