@@ -338,6 +338,15 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def planned(args: argparse.Namespace) -> str:
+    """How many runs the comparison makes, and a rough duration (5 s of overhead a run)."""
+    budgeted = [s for s in args.systems if s != "lgbm"]
+    runs = len(args.datasets) * (len(budgeted) * len(args.budgets) + ("lgbm" in args.systems))
+    budget = len(args.datasets) * len(budgeted) * sum(args.budgets)
+    minutes = (budget + 5 * runs) / 60
+    return f"{runs} runs, {budget} s of budget in all: about {minutes:.0f} min"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
@@ -418,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     source = automl_source() if "automl" in args.systems else None
+    print(planned(args), file=sys.stderr)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="automl-compare-") as workdir:
         runs, tables = run_all(args, Path(workdir))

@@ -129,16 +129,23 @@ def wall_table(rows: list[dict[str, Any]], systems: list[str]) -> str:
 
 
 def bar_lines(rows: list[dict[str, Any]], systems: list[str], budgets: list[int]) -> list[str]:
-    """Issue 6's bar per budget: share of tables where automl is at least as good as the
-    best budgeted peer, tables where it loses to LightGBM defaults, runs over the bound."""
+    """Issue 6's bar per budget: tables where automl has no model, share of tables where it
+    is at least as good as the best budgeted peer, tables where it loses to LightGBM
+    defaults, and runs over the bound."""
     lines = []
     budgeted = [p for p in BUDGETED_PEERS if p in systems]
     for budget in budgets:
         chosen = [r for r in rows if r["budget"] == budget]
         parts = []
+        if "automl" in systems:
+            failed = [r["dataset"] for r in chosen if r["results"]["automl"]["score"] is None]
+            parts.append(f"automl without a model on {len(failed)} ({', '.join(failed) or '-'})")
         if "automl" in systems and budgeted:
+            # Against the peers that produced a score; a peer's failed run is no obstacle.
             kept = sum(
-                all(r["verdicts"].get(p) in ("win", "tie") for p in budgeted) for r in chosen
+                r["results"]["automl"]["score"] is not None
+                and all(r["verdicts"].get(p) in ("win", "tie", None) for p in budgeted)
+                for r in chosen
             )
             parts.append(
                 f"automl at least as good as the best of {'/'.join(budgeted)} on "
