@@ -118,6 +118,11 @@ def cli(ctx: click.Context) -> None:
     is_flag=True,
     help="Export the best single model, never an ensemble of the best ones.",
 )
+@click.option(
+    "--no-explain",
+    is_flag=True,
+    help="Skip the SHAP explanations and the report, leaving their time to the search.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary; no progress.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def run(
@@ -137,6 +142,7 @@ def run(
     resume: bool,
     force: bool,
     no_ensemble: bool,
+    no_explain: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -164,6 +170,7 @@ def run(
         storage=storage,
         study=study_name,
         ensemble=not no_ensemble,
+        explanations=not no_explain,
         on_event=reporter.handle,
         cancel=threading.Event(),
     )
@@ -317,12 +324,84 @@ def predict(model_dir: Path, data: Path, output: Path | None, proba: bool) -> No
 
 @cli.command()
 @click.argument("model_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("data", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--rows",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Explain the first N rows of DATA.",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Columns shown per row; the rest are summed.",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Also write importance.csv (and explanations.csv for DATA) into this directory.",
+)
+def explain(
+    model_dir: Path, data: Path | None, rows: int, top: int, output: Path | None
+) -> None:
+    """Which columns matter to the model in MODEL_DIR and, with DATA, why it predicts
+    what it does for DATA's first rows."""
+    from automl.api import load
+    from automl.bundle import read_card
+    from automl.cli.explaining import print_importance, print_rows
+
+    files: dict[str, str] = {}
+    with _warnings_to(_print_warning):
+        card = read_card(model_dir)
+        _check_new_files(output, ["importance.csv"] + (["explanations.csv"] if data else []))
+        model = load(model_dir)
+        importance = model.importance()
+        if data is None:
+            print_importance(importance, card)
+        else:
+            from automl.data import check_columns, read_table
+
+            frame = check_columns(read_table(data), model.schema_, str(data)).head(rows)
+            why = model.explain(frame, top=top)
+            print_rows(why, card, str(data))
+            files["explanations.csv"] = why.to_csv(index=False)
+    if output is not None:
+        files["importance.csv"] = importance.to_csv(index=False)
+        output.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            _write_text_atomic(output / name, text)
+        click.echo(f"Wrote {', '.join(sorted(files))} to {output}.", err=True)
+
+
+def _check_new_files(directory: Path | None, names: list[str]) -> None:
+    if directory is None:
+        return
+    existing = [n for n in names if (directory / n).exists()]
+    if existing:
+        raise UsageError(
+            f"{directory} already holds {', '.join(existing)}; automl will not overwrite it.",
+            hint="Choose another --output directory.",
+        )
+
+
+@cli.command()
+@click.argument("model_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the whole model card as JSON.")
 def info(model_dir: Path, as_json: bool) -> None:
-    """Show the model card of the bundle in MODEL_DIR."""
-    from automl.bundle import CARD_MARKDOWN, read_card
+    """Show the model card of the bundle in MODEL_DIR, and check its files."""
+    from automl.bundle import CARD_MARKDOWN, read_card, verify, version_differences
 
     card = read_card(model_dir)
+    for problem in verify(model_dir):
+        _print_warning(f"{model_dir}: {problem}; the model will not load.")
+    differences = version_differences(card)
+    if differences:
+        _print_warning(
+            f"{model_dir} was made with other library versions: {'; '.join(differences)}."
+        )
     if as_json:
         click.echo(json.dumps(card, indent=2))
     else:
