@@ -152,7 +152,12 @@ def bar_lines(rows: list[dict[str, Any]], systems: list[str], budgets: list[int]
                 f"{kept}/{len(chosen)} tables ({100 * kept / max(len(chosen), 1):.0f}%)"
             )
         if "automl" in systems and "lgbm" in systems:
-            worse = [r["dataset"] for r in chosen if r["verdicts"].get("lgbm") == "loss"]
+            worse = [
+                r["dataset"]
+                for r in chosen
+                if r["verdicts"].get("lgbm") == "loss"
+                or (r["results"]["automl"]["score"] is None and r["results"]["lgbm"]["score"])
+            ]
             parts.append(
                 f"worse than LightGBM defaults on {len(worse)} ({', '.join(worse) or '-'})"
             )
