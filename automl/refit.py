@@ -175,7 +175,7 @@ def _refit(
                 candidate, rows, hard_end - budget.finish, cancel
             )
         except (TimeUp, TrialFailed) as exc:
-            errors.append(f"{algorithm.name}: {exc or 'out of time'}")
+            errors.append(f"{algorithm.name}: {str(exc) or 'out of time'}")
             continue
         runner.refit_seconds += seconds
         return Final(pipeline, trial, len(rows))

@@ -198,7 +198,9 @@ class Search:
         )
         self.worker = worker
         worker.set_data(X, y, self.folds, settings.task.is_classification, settings.n_jobs)
-        self.refit_reserve = budget.finish
+        # Until a trial is complete, only the export is kept back: a model comes first,
+        # its explanation after (it fits in what is left, and in the budget's grace).
+        self.refit_reserve = EXPORT_SECONDS
         self.started = time.monotonic()
         self.search_seconds = 0.0
         self.refit_seconds = 0.0
