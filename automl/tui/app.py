@@ -224,18 +224,25 @@ class AutomlApp(App[None]):
         self.pop_screen()
 
     def action_quit(self) -> None:
-        if not self._unsaved():
-            self.exit()
-            return
-        self.push_screen(
-            ConfirmScreen(
+        if any(isinstance(s, SearchScreen) and s.phase != "done" for s in self.screen_stack):
+            question = ConfirmScreen(
+                "Stop the search and quit?",
+                "Nothing of this search is kept.",
+                yes="Stop and quit",
+                no="Go on",
+            )
+        elif self._unsaved():
+            question = ConfirmScreen(
                 "Quit without exporting the model?",
                 "The model of this search is not saved anywhere yet.",
                 yes="Quit",
                 no="Stay",
-            ),
-            lambda leave: self.exit() if leave else None,
-        )
+            )
+        else:
+            self.exit()
+            return
+        if not isinstance(self.screen, ConfirmScreen):
+            self.push_screen(question, lambda leave: self.exit() if leave else None)
 
     def _unsaved(self) -> bool:
         return self.model is not None and self.exported is None

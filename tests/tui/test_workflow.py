@@ -130,6 +130,11 @@ async def test_stopping_a_search_keeps_the_best_so_far():
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         assert app.screen is search and search.phase == "search"
+        # Quitting mid-search asks first.
+        await pilot.press("ctrl+q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert app.screen is search
         await pilot.press("c")
         await on_screen(pilot, ResultsScreen)
         assert time.monotonic() - started < 60
