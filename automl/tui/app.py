@@ -82,6 +82,8 @@ class AutomlApp(App[None]):
         if self.data is not None and (self.data / CARD_JSON).is_file():
             self.push_screen(DataScreen(self.folder))
             self._open_model(self.data)
+        elif self.data is not None and self.data.is_dir():
+            self.push_screen(DataScreen(self.data))  # a folder of tables: browse it
         else:
             self.push_screen(DataScreen(self.folder, self.data, advance=self.data is not None))
 

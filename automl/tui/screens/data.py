@@ -119,6 +119,7 @@ class DataScreen(Screen):
     def _failed(self, exc: Exception) -> None:
         message, hint = explain_error(exc)
         self.path = self.frame = None
+        self.advance = False  # the user picks another table and looks at it first
         self._status(f"{message}\n{hint or ''}".strip(), error=True)
         self.query_one("#columns", ColumnSummary).clear(columns=True)
         self.query_one("#preview", TablePreview).clear(columns=True)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
+import numpy as np
 import pandas as pd
 from rich.text import Text
 from textual.widgets import DataTable
 
 from automl import data
+from automl.errors import DataError
 
 
 class ColumnSummary(DataTable):
@@ -17,13 +21,15 @@ class ColumnSummary(DataTable):
         self.zebra_stripes = True
 
     def show(self, frame: pd.DataFrame) -> None:
+        kinds, dropped = infer_kinds(frame)
         self.clear(columns=True)
         self.add_columns("column", "kind", "missing", "unique", "dtype")
         for name in frame.columns:
             series = frame[name]
-            # The same per-column inference a fit applies; a column it drops says why.
-            column, reason = data._infer_column(series)
-            kind = Text(column.kind) if column else Text(f"dropped: {reason}", style="dim")
+            if name in kinds:
+                kind = Text(kinds[name])
+            else:
+                kind = Text(f"dropped: {dropped.get(name, 'unusable')}", style="dim")
             missing = series.isna().mean()
             self.add_row(
                 Text(name),
@@ -33,3 +39,19 @@ class ColumnSummary(DataTable):
                 str(series.dtype),
                 key=name,
             )
+
+
+def infer_kinds(frame: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
+    """Each usable column's kind, and why the others would be dropped, as a fit infers
+    them (automl infers kinds next to a target: a two-valued stand-in takes its place)."""
+    stand_in = "__target__"
+    while stand_in in frame.columns:
+        stand_in += "_"
+    with_target = frame.assign(**{stand_in: np.arange(len(frame)) % 2})
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the dropped columns are shown, not warned about
+            schema = data.infer_schema(with_target, stand_in)
+    except DataError:
+        return {}, {}  # no usable column at all: every one shows as unusable
+    return {c.name: c.kind for c in schema.columns}, dict(schema.dropped)
