@@ -442,7 +442,7 @@ def plugins(as_json: bool) -> None:
 @cli.command()
 @click.argument("data", required=False, type=click.Path(path_type=Path))
 def tui(data: Path | None) -> None:
-    """Open the terminal UI, with DATA (a table, or a saved model's folder) if given."""
+    """Open the terminal UI on DATA if given: a table, a folder to browse, or a model."""
     if data is not None and not data.exists():
         raise UsageError(f"There is no file or folder {data}.", hint="Check the path.")
     from automl.tui import make_app
