@@ -67,12 +67,14 @@ class AutomlApp(App[None]):
         self.model: AutoML | None = None
         self.bundle: Path | None = None
         self.exported: Path | None = None
-        self.scratch = Path(tempfile.mkdtemp(prefix="automl-tui-"))
+        # Where searches write their bundles until one is exported; removed on exit.
+        self.scratch: Path | None = None
         self._warnings = warnings.catch_warnings()
 
     # Start and stop ------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self.scratch = Path(tempfile.mkdtemp(prefix="automl-tui-"))
         self._warnings.__enter__()
         warnings.simplefilter("ignore")
         warnings.simplefilter("always", AutoMLWarning)
@@ -89,7 +91,8 @@ class AutomlApp(App[None]):
 
     def on_unmount(self) -> None:
         self._warnings.__exit__(None, None, None)
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
     def _show_warning(self, message: Any, *args: Any, **kwargs: Any) -> None:
         # May be called from the search's thread: post_message is thread-safe.
@@ -102,7 +105,7 @@ class AutomlApp(App[None]):
         else:
             self.notify(message.text, severity="warning", timeout=8)
 
-    @work(thread=True, group="warm-up")
+    @work(thread=True, exit_on_error=False, group="warm-up")
     def _warm_up(self) -> None:
         """Import the search machinery while the user picks a table."""
         import automl.api  # noqa: F401
