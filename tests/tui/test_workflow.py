@@ -51,14 +51,15 @@ async def test_from_a_table_to_an_exported_model_and_its_explanation(tmp_path, m
         assert isinstance(screen, ConfigureScreen)
         screen.query_one("#target", Select).value = "churned"
         await pilot.pause()
-        assert "binary (inferred)" in text(screen.query_one("#target-info"))
+        info = screen.query_one("#target-info")
+        await wait_until(pilot, lambda: "binary (inferred)" in text(info))
         assert screen.query_one("#metric", Select).value == "roc_auc"
         configure(screen, ["linear"], n_trials="3", cv="3", time_budget="60")
         await pilot.pause()
         await pilot.press("ctrl+r")
 
         # 3 Search, then 4 Results, even with the help left open over the search.
-        assert isinstance(app.screen, SearchScreen)
+        await on_screen(pilot, SearchScreen)
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
         await on_screen(pilot, ResultsScreen, timeout=90)
@@ -122,7 +123,7 @@ async def test_stopping_a_search_keeps_the_best_so_far():
         await pilot.pause()
         started = time.monotonic()
         await pilot.press("ctrl+r")
-        search = app.screen
+        search = await on_screen(pilot, SearchScreen)
         board = search.query_one(Leaderboard)
         await wait_until(pilot, lambda: board.row_count >= 2)
         # The UI answers keys while the search runs in its thread.
@@ -151,7 +152,7 @@ async def test_stopping_before_any_trial_is_complete_goes_back_with_a_message(sl
         configure(app.screen, ["sleepy"], cv="3", time_budget="60")
         await pilot.pause()
         await pilot.press("ctrl+r")
-        search = app.screen
+        search = await on_screen(pilot, SearchScreen)
         await wait_until(pilot, lambda: search.phase == "search")
         await pilot.press("c")
         await on_screen(pilot, ConfigureScreen, timeout=30)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pandas as pd
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.validation import Integer, Number
 from textual.widgets import Button, Footer, Input, Label, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
+from textual.worker import get_current_worker
 
 from automl import data
 from automl.contract import Task
@@ -56,6 +57,8 @@ class ConfigureScreen(Screen):
         self.registry = registry
         self.previous = previous if previous and previous.data == path else None
         self.problems: dict[str, str] = {}
+        self.checking = False
+        self.start_when_checked = False
         self.target_task: Task | None = None
 
     # Layout ------------------------------------------------------------------------
@@ -136,16 +139,21 @@ class ConfigureScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#target", Select).focus()
-        self._target_changed()
-        self._check_inputs()
+        self._recheck()
 
     # Reacting to choices -----------------------------------------------------------
 
     @on(Select.Changed, "#target, #task")
-    def _target_changed(self) -> None:
-        self.target_task = self._check_target()
-        self._offer_metrics()
-        self._offer_algorithms()
+    def _recheck(self) -> None:
+        """Check the target again, in a thread as it reads the whole table."""
+        self._check_inputs()
+        cv = self._value("cv") if "cv" not in self.problems else ""
+        self.checking = True
+        self._check_target(
+            str(self.query_one("#target", Select).value),
+            str(self.query_one("#task", Select).value),
+            int(cv) if cv else None,
+        )
         self._show_problems()
 
     @on(Select.Changed, "#metric")
@@ -156,14 +164,17 @@ class ConfigureScreen(Screen):
 
     @on(Input.Changed)
     def _input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "cv":
+            self._recheck()
         self._check_inputs()
-        if event.input.id == "cv" and "cv" not in self.problems:
-            self.target_task = self._check_target()
         self._show_problems()
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#start")
     def action_start(self) -> None:
+        if self.checking:
+            self.start_when_checked = True
+            return
         if self.problems:
             self.app.bell()
             self.notify(
@@ -191,32 +202,29 @@ class ConfigureScreen(Screen):
 
     # Checks ------------------------------------------------------------------------
 
-    def _check_target(self) -> Task | None:
-        """Infer the task and check the target exactly as a fit would; show what it found."""
-        from automl.search import make_folds
-
-        target = str(self.query_one("#target", Select).value)
-        chosen = str(self.query_one("#task", Select).value)
-        info = self.query_one("#target-info", Static)
-        self.problems.pop("target", None)
-        self._check_inputs()  # the folds are checked below only if their number is valid
+    @work(thread=True, exclusive=True, exit_on_error=False, group="check")
+    def _check_target(self, target: str, chosen: str, cv: int | None) -> None:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                frame = data.drop_missing_target(self.frame, target)
-                task = None if chosen == "auto" else Task(chosen)
-                schema = data.infer_schema(frame, target, task, str(self.path))
-            cv = self._value("cv")
-            if cv and "cv" not in self.problems:
-                y = data.encode_target(frame[target], schema)
-                make_folds(y, schema.task, int(cv), 0, schema.classes)
+            task, info = check_target(self.frame, str(self.path), target, chosen, cv)
+            problem = None
         except AutoMLError as exc:
-            self.problems["target"] = f"{exc.message} {exc.hint or ''}".strip()
-            info.update("")
-            return None
-        missing = len(self.frame) - len(frame)
-        info.update(_describe_target(schema, frame[target], missing, chosen == "auto"))
-        return schema.task
+            task, info, problem = None, Content(""), f"{exc.message} {exc.hint or ''}".strip()
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._target_checked, task, info, problem)
+
+    def _target_checked(self, task: Task | None, info: Content, problem: str | None) -> None:
+        self.checking = False
+        self.target_task = task
+        self.problems.pop("target", None)
+        if problem:
+            self.problems["target"] = problem
+        self.query_one("#target-info", Static).update(info)
+        self._offer_metrics()
+        self._offer_algorithms()
+        self._show_problems()
+        if self.start_when_checked:
+            self.start_when_checked = False
+            self.action_start()
 
     def _offer_metrics(self) -> None:
         from automl.api import DEFAULT_METRICS
@@ -304,6 +312,25 @@ class ConfigureScreen(Screen):
 
     def _value(self, name: str) -> str:
         return self.query_one(f"#{name}", Input).value.strip()
+
+
+def check_target(
+    frame: pd.DataFrame, source: str, target: str, chosen: str, cv: int | None
+) -> tuple[Task, Content]:
+    """Infer the task and check the target (and, given `cv`, the folds) exactly as a fit
+    would; raise the fit's `AutoMLError` or return the task and a description of it."""
+    from automl.search import make_folds
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        usable = data.drop_missing_target(frame, target)
+        task = None if chosen == "auto" else Task(chosen)
+        schema = data.infer_schema(usable, target, task, source)
+    if cv is not None:
+        y = data.encode_target(usable[target], schema)
+        make_folds(y, schema.task, cv, 0, schema.classes)
+    missing = len(frame) - len(usable)
+    return schema.task, _describe_target(schema, usable[target], missing, chosen == "auto")
 
 
 def _field(label: str, widget) -> Horizontal:

@@ -27,7 +27,7 @@ from textual.widgets import (
 
 from automl import data
 from automl.tui.screens.error import explain_error
-from automl.tui.widgets.column_summary import ColumnSummary
+from automl.tui.widgets.column_summary import ColumnSummary, summarize
 from automl.tui.widgets.steps import Steps
 from automl.tui.widgets.table_preview import TablePreview
 from automl.tui.widgets.table_tree import TableTree
@@ -111,10 +111,11 @@ class DataScreen(Screen):
     def _read(self, path: Path) -> None:
         try:
             frame = data.read_table(path)
+            summary = summarize(frame)
         except Exception as exc:
             self.app.call_from_thread(self._failed, exc)
         else:
-            self.app.call_from_thread(self._show, path, frame)
+            self.app.call_from_thread(self._show, path, frame, summary)
 
     def _failed(self, exc: Exception) -> None:
         message, hint = explain_error(exc)
@@ -124,11 +125,11 @@ class DataScreen(Screen):
         self.query_one("#columns", ColumnSummary).clear(columns=True)
         self.query_one("#preview", TablePreview).clear(columns=True)
 
-    def _show(self, path: Path, frame: pd.DataFrame) -> None:
+    def _show(self, path: Path, frame: pd.DataFrame, summary: list) -> None:
         self.path, self.frame = path, frame
         rows, columns = frame.shape
         self._status(Content.assemble((path.name, "bold"), f": {rows:,} rows x {columns} columns."))
-        self.query_one("#columns", ColumnSummary).show(frame)
+        self.query_one("#columns", ColumnSummary).show(summary)
         self.query_one("#preview", TablePreview).show(frame)
         button = self.query_one("#next", Button)
         button.disabled = False

@@ -20,25 +20,36 @@ class ColumnSummary(DataTable):
         self.cursor_type = "row"
         self.zebra_stripes = True
 
-    def show(self, frame: pd.DataFrame) -> None:
-        kinds, dropped = infer_kinds(frame)
+    def show(self, rows: list[tuple[Text, ...]]) -> None:
+        """Show the rows `summarize` made (in a thread: it reads every value)."""
         self.clear(columns=True)
         self.add_columns("column", "kind", "missing", "unique", "dtype")
-        for name in frame.columns:
-            series = frame[name]
-            if name in kinds:
-                kind = Text(kinds[name])
-            else:
-                kind = Text(f"dropped: {dropped.get(name, 'unusable')}", style="dim")
-            missing = series.isna().mean()
-            self.add_row(
+        for row in rows:
+            self.add_row(*row, key=row[0].plain)
+
+
+def summarize(frame: pd.DataFrame) -> list[tuple[Text, ...]]:
+    """One row per column: name, kind (or why it is dropped), missing share, distinct
+    values, dtype."""
+    kinds, dropped = infer_kinds(frame)
+    rows = []
+    for name in frame.columns:
+        series = frame[name]
+        if name in kinds:
+            kind = Text(kinds[name])
+        else:
+            kind = Text(f"dropped: {dropped.get(name, 'unusable')}", style="dim")
+        missing = series.isna().mean()
+        rows.append(
+            (
                 Text(name),
                 kind,
-                f"{missing:.0%}" if missing else "-",
-                f"{series.nunique():,}",
-                str(series.dtype),
-                key=name,
+                Text(f"{missing:.0%}" if missing else "-"),
+                Text(f"{series.nunique():,}"),
+                Text(str(series.dtype)),
             )
+        )
+    return rows
 
 
 def infer_kinds(frame: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
