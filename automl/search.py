@@ -29,7 +29,7 @@ from automl.data import Schema, plain
 from automl.errors import Cancelled, DataError
 from automl.events import BestImproved, EventCallback, TrialFinished
 from automl.preprocess import build_candidate
-from automl.study import counted, process_name, running, shared
+from automl.study import counted, process_name, running
 from automl.worker import FoldResult, TimeUp, TrialFailed, Worker
 
 # Seconds kept back at the end of the budget for writing the bundle.
@@ -276,10 +276,13 @@ class Search:
                 return
 
     def _wait_for_others(self, study: optuna.Study) -> bool:
-        """With --n-trials and a shared study, trials other processes are running may yet
-        die and be queued again: wait for them, and say whether to go on searching."""
+        """With --n-trials and a stored study, trials other processes are running may yet
+        finish, or die and be queued again: wait for them (until the search's deadline, as
+        in a journal file nobody notices a dead one), and say whether to go on searching."""
         n_trials = self.settings.n_trials
-        if n_trials is None or not shared(study._storage) or self._should_stop():
+        if n_trials is None or isinstance(study._storage, optuna.storages.InMemoryStorage):
+            return False
+        if self._should_stop():
             return False
         trials = study.get_trials(deepcopy=False)
         if counted(trials) >= n_trials and not running(trials) and not _waiting(trials):

@@ -114,6 +114,13 @@ def cli(ctx: click.Context) -> None:
     "--force", is_flag=True, help="Start over in an --output that holds a bundle or an old run."
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Processes searching at once on this machine: the run and N-1 `automl worker`s.",
+)
+@click.option(
     "--no-ensemble",
     is_flag=True,
     help="Export the best single model, never an ensemble of the best ones.",
@@ -141,6 +148,7 @@ def run(
     study_name: str | None,
     resume: bool,
     force: bool,
+    workers: int,
     no_ensemble: bool,
     no_explain: bool,
     as_json: bool,
@@ -174,24 +182,23 @@ def run(
         on_event=reporter.handle,
         cancel=threading.Event(),
     )
-    if storage and mode != "silent":
-        from automl.study import STUDY_PREFIX, mask
+    from automl.study import STUDY_PREFIX, mask
 
-        name = study_name or f"{STUDY_PREFIX}-{output.resolve().name}"
+    name = study_name or f"{STUDY_PREFIX}-{output.resolve().name}"
+    if storage and mode != "silent":
         click.echo(
             f"Workers may join from any machine: automl worker --storage {mask(storage)}"
             f" --study {name}",
             err=True,
         )
+    helpers = _local_workers(workers - 1, storage or str(output / "study.journal"), name, n_jobs)
+    finished = False
     try:
         with reporter, _warnings_to(reporter.warn), _ctrl_c_cancels(model.cancel):
-            model.fit(
-                data, target, output=output, resume=resume, force=force, clock_start=_STARTED
-            )
+            model.fit(data, target, output=output, resume=resume, force=force, clock_start=_STARTED)
+        finished = True
     except (Cancelled, KeyboardInterrupt):
         if (output / "study.journal").exists() or storage:
-            from automl.study import mask
-
             where = f" --storage {mask(storage)}" if storage else ""
             where += f" --study {study_name}" if study_name else ""
             click.echo(
@@ -200,6 +207,8 @@ def run(
                 err=True,
             )
         raise
+    finally:
+        _stop(helpers, patience=5.0 if finished else 0.0)
     result = summary(model.card, output, time.monotonic() - _STARTED)
     if as_json:
         click.echo(json.dumps(result, indent=2, default=str))
@@ -496,6 +505,35 @@ def _write_text_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _local_workers(count: int, storage: str, study: str, n_jobs: int) -> list[Any]:
+    """`automl worker` processes sharing this run's study (its journal file by default);
+    they wait for the run to create it and stop when it stops searching."""
+    import subprocess
+
+    command = [sys.executable, "-m", "automl", "worker", "--storage", storage, "--study", study,
+               "--wait", "120", "--n-jobs", str(n_jobs), "--quiet"]  # fmt: skip
+    # The run already shows the warnings about the data and reports their trials.
+    quiet = dict.fromkeys(("stdin", "stdout", "stderr"), subprocess.DEVNULL)
+    return [subprocess.Popen(command, **quiet) for _ in range(count)]
+
+
+def _stop(helpers: list[Any], patience: float) -> None:
+    """Give the local workers `patience` seconds to notice the run stopped searching (they
+    look every two seconds), then stop them."""
+    import subprocess
+
+    deadline = time.monotonic() + patience
+    for helper in helpers:
+        try:
+            code = helper.wait(timeout=max(deadline - time.monotonic(), 0))
+        except subprocess.TimeoutExpired:
+            helper.kill()
+            helper.wait()
+            continue
+        if code not in (ExitCode.OK, ExitCode.INTERRUPTED):
+            _print_warning(f"a local worker (pid {helper.pid}) stopped with exit code {code}.")
 
 
 def _masked(text: str) -> str:
