@@ -11,15 +11,17 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 from textual import on, work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.screen import Screen
 
 from automl.bundle import CARD_JSON
 from automl.errors import AutoMLWarning, Cancelled
@@ -202,6 +204,13 @@ class AutomlApp(App[None]):
         return Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
     # Keys ------------------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Keys", "Every key of every screen (F1)", self.action_help)
+        yield SystemCommand(
+            "Plugins", "What each plugin adds; broken ones (F2)", self.action_plugins
+        )
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -68,6 +68,12 @@ async def test_from_a_table_to_an_exported_model_and_its_explanation(tmp_path, m
         board = app.screen.query_one(Leaderboard)
         assert board.row_count == app.model.card["trials"]["complete"] >= 1
         assert "roc_auc" in text(app.screen.query_one("#summary"))
+        # Any trial of the board shows its parameters.
+        app.screen.query_one("#results-tabs").active = "trial-tab"
+        await pilot.press("down")
+        second = app.model.card["leaderboard"][1]
+        shown = " ".join(text(app.screen.query_one("#trial")).split())
+        assert f"trial {second['trial']} (linear), rank 2" in shown
 
         # Quitting now would lose the model: the app asks first.
         await pilot.press("ctrl+q")

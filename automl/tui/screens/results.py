@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 from rich.table import Table
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Label, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Label, Static, TabbedContent, TabPane
 
 from automl.tui.widgets.check_table import CheckTable
 from automl.tui.widgets.leaderboard import Leaderboard
@@ -56,6 +56,8 @@ class ResultsScreen(Screen):
                     yield Static(_winner(card), id="winner")
                 with TabPane("Check", id="check-tab"), VerticalScroll():
                     yield CheckTable("Computing ...", id="check")
+                with TabPane("Trial", id="trial-tab"), VerticalScroll():
+                    yield Static("", id="trial")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -71,6 +73,14 @@ class ResultsScreen(Screen):
             )
         else:
             self._check()
+
+    @on(DataTable.RowHighlighted, "#leaderboard")
+    def _trial_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        card = self.model.card
+        by_number = {str(row["trial"]): row for row in card["leaderboard"]}
+        row = by_number.get(event.row_key.value)
+        if row is not None:
+            self.query_one("#trial", Static).update(_trial(row, card["metric"]["name"]))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="check")
     def _check(self) -> None:
@@ -128,6 +138,20 @@ def _model_name(card: dict[str, Any]) -> str:
     if not best.get("ensemble"):
         return f"{best['algorithm']} (trial {best['trial']})"
     return "ensemble of " + " + ".join(m["algorithm"] for m in best["ensemble"])
+
+
+def _trial(row: dict[str, Any], metric: str) -> Table:
+    """One trial of the leaderboard: its score, spread, time and parameters."""
+    table = Table(box=None, show_header=False, padding=(0, 1))
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("trial", f"{row['trial']} ({row['algorithm']}), rank {row['rank']}")
+    table.add_row(metric, f"{row[metric]:.4g} ± {row['std']:.2g}")
+    if row.get("fold_seconds") is not None:
+        table.add_row("seconds per fold", f"{row['fold_seconds']:.2f}")
+    for name, value in sorted(row.get("params", {}).items()):
+        table.add_row(name, f"{value:.4g}" if isinstance(value, float) else str(value))
+    return table
 
 
 def _winner(card: dict[str, Any]) -> Table:
