@@ -87,6 +87,11 @@ class SearchJob:
             self.abandon.set()
         self.cancel.set()
 
+    def abort(self) -> None:
+        """Stop at once, keeping nothing."""
+        self.abandon.set()
+        self.cancel.set()
+
     def run(self) -> AutoML:
         """Fit the plan; raise `Cancelled` if stopped before any trial was complete."""
         model = self.plan.automl(self._count, self.cancel)

@@ -85,7 +85,7 @@ class SearchScreen(Screen):
             Content(f"Searching {self.plan.data.name} for {self.plan.target} ..."), id="headline"
         )
         with Horizontal(id="clock-row"):
-            yield Label("Time ", classes="field-label-short")
+            yield Label("Time ")
             yield ProgressBar(
                 total=self.plan.time_budget, show_eta=False, show_percentage=False, id="clock"
             )
@@ -110,8 +110,7 @@ class SearchScreen(Screen):
     def on_unmount(self) -> None:
         # Leaving the screen (or quitting the app) must not leave a search running.
         if self.phase != "done":
-            self.job.stop()
-            self.job.stop()
+            self.job.abort()
 
     # The worker ----------------------------------------------------------------------
 
