@@ -92,9 +92,11 @@ def explain(
     deadline: float | None = None,
     max_rows: int | None = GLOBAL_ROWS,
     seed: int = 0,
+    prepared: pd.DataFrame | None = None,
 ) -> Explanation:
     """Explain `pipeline` on `rows` (in the user's columns); `background` is model input
-    (`data.prepare` output) from the training table.
+    (`data.prepare` output) from the training table, and `prepared` that of `rows`, if
+    it is already made.
 
     With `max_rows`, a seeded sample of that many rows is explained; rows are explained a
     chunk at a time until `deadline` (a `time.monotonic()` value), at least one chunk.
@@ -104,7 +106,7 @@ def explain(
     # One thread: waking OpenMP threads costs more than it saves on these small chunks,
     # and spinning ones slow everything else down.
     with threadpool_limits(1):
-        return _explain(pipeline, schema, rows, background, deadline, max_rows, seed)
+        return _explain(pipeline, schema, rows, background, deadline, max_rows, seed, prepared)
 
 
 def _explain(
@@ -115,11 +117,15 @@ def _explain(
     deadline: float | None,
     max_rows: int | None,
     seed: int,
+    prepared: pd.DataFrame | None,
 ) -> Explanation:
     n_total = len(rows)
     if max_rows is not None and n_total > max_rows:
         rows = rows.sample(max_rows, random_state=seed).sort_index()
-    X = data.prepare(rows, schema, "the rows to explain")
+    if prepared is None:
+        X = data.prepare(rows, schema, "the rows to explain")
+    else:
+        X = prepared.loc[rows.index]
     if X.empty:
         raise DataError("There are no rows to explain.")
     explainer, first, base, space, seconds = _checked(
@@ -501,9 +507,9 @@ def _feature_owners(schema: Schema) -> dict[str, int]:
 
 def _fold(values: np.ndarray, owners: np.ndarray, n_columns: int) -> np.ndarray:
     """Sum (rows, model columns, outputs) values into (rows, original columns, outputs)."""
-    onto = np.zeros((len(owners), n_columns))
-    onto[np.arange(len(owners)), owners] = 1.0
-    return np.einsum("nqk,qp->npk", values, onto)
+    folded = np.zeros((n_columns, len(values), values.shape[2]))
+    np.add.at(folded, owners, values.transpose(1, 0, 2))
+    return folded.transpose(1, 0, 2)
 
 
 # What the numbers mean ----------------------------------------------------------------
@@ -557,7 +563,11 @@ def _direction(explanation: Explanation, j: int) -> str:
     values = explanation.values[:, j, 0]
     numeric = explanation.numeric[:, j]
     present = ~np.isnan(numeric)
-    if present.sum() >= 3 and np.ptp(numeric[present]) > 0 and np.ptp(values[present]) > 0:
+    if not values.any():  # a column the model does not use
+        return ""
+    if present.any():
+        if present.sum() < 3 or np.ptp(numeric[present]) == 0 or np.ptp(values[present]) == 0:
+            return ""
         r = np.corrcoef(numeric[present], values[present])[0, 1]
         if r >= DIRECTION_CORRELATION:
             return "higher values raise it"

@@ -27,6 +27,7 @@ REPORT_HTML = "report.html"
 # Beeswarm plots are drawn for at most this many classes.
 MAX_CLASS_PLOTS = 10
 TABLE_ROWS = 15
+DATA_COLUMNS = 100
 
 
 @dataclass
@@ -81,7 +82,9 @@ def make_insights(
     plots (with `oof` = (encoded target, out-of-fold predictions) the diagnostics too)
     and write the report. `card` gains an "explanation" section."""
     background = explain.background_sample(X, seed)
-    explanation = explain.explain(pipeline, schema, frame, background, deadline=deadline, seed=seed)
+    explanation = explain.explain(
+        pipeline, schema, frame, background, deadline=deadline, seed=seed, prepared=X
+    )
     importance = explain.importance(explanation)
     card["explanation"] = {
         "method": explanation.method,
@@ -113,11 +116,22 @@ def read_background(content: bytes) -> pd.DataFrame:
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:
+    """Model input as Parquet: categories (Python strings, NaN for missing) as strings,
+    the rest as floats; built column by column with pyarrow, which stays fast on wide
+    tables where pandas' conversion does not."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = {}
+    for name in frame.columns:
+        values = frame[name]
+        if values.dtype == object:
+            strings = [None if pd.isna(v) else str(v) for v in values]
+            columns[str(name)] = pa.array(strings, type=pa.string())
+        else:
+            columns[str(name)] = pa.array(values.to_numpy(dtype=float))
     buffer = io.BytesIO()
-    # Categories are Python strings with NaN for missing; store them as strings.
-    frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object}).to_parquet(
-        buffer, index=False
-    )
+    pq.write_table(pa.table(columns), buffer)
     return buffer.getvalue()
 
 
@@ -247,9 +261,15 @@ def _data_blocks(card: dict[str, Any]) -> list[Block]:
     data = card["data"]
     summary = data.get("summary", {})
     rows = data["rows"]
+    columns = summary.get("columns", [])
+    shown = (
+        f" The first {DATA_COLUMNS} of the {len(columns)} input columns:"
+        if len(columns) > DATA_COLUMNS
+        else ""
+    )
     blocks: list[Block] = [
         ("h2", "Data"),
-        ("p", f"{rows} rows x {data['columns']} columns from {data['source']}."),
+        ("p", f"{rows} rows x {data['columns']} columns from {data['source']}.{shown}"),
         (
             "table",
             _Table(
@@ -261,7 +281,7 @@ def _data_blocks(card: dict[str, Any]) -> list[Block]:
                         f"{c['missing']} ({c['missing'] / max(rows, 1):.1%})",
                         c["unique"],
                     ]
-                    for c in summary.get("columns", [])
+                    for c in columns[:DATA_COLUMNS]
                 ]
                 + [
                     [name, "dropped", "", reason]
