@@ -264,7 +264,7 @@ class Search:
         while True:
             trials = study.get_trials(deepcopy=False)
             left = None if n_trials is None else n_trials - counted(trials) - running(trials)
-            if left is None or left > 0 or _waiting(trials):
+            if left is None or left > 0 or _retry_queued(trials):
                 study.optimize(
                     self.objective,
                     n_trials=None if left is None else max(left, 1),
@@ -285,7 +285,7 @@ class Search:
         if self._should_stop():
             return False
         trials = study.get_trials(deepcopy=False)
-        if counted(trials) >= n_trials and not running(trials) and not _waiting(trials):
+        if counted(trials) >= n_trials and not running(trials) and not _retry_queued(trials):
             return False
         time.sleep(WAIT_SECONDS)
         # Optuna checks heartbeats only when a trial starts; nothing starts while we wait.
@@ -484,8 +484,10 @@ class Search:
             )
 
 
-def _waiting(trials: list[FrozenTrial]) -> bool:
-    return any(t.state is TrialState.WAITING for t in trials)
+def _retry_queued(trials: list[FrozenTrial]) -> bool:
+    """Whether a trial whose process died is queued to run again (queued defaults are not
+    waited for: --n-trials may end the search before them)."""
+    return any(t.state is TrialState.WAITING and "failed_trial" in t.system_attrs for t in trials)
 
 
 def _complete(study: optuna.Study) -> list[FrozenTrial]:
