@@ -162,9 +162,7 @@ class AutoML:
         fingerprint = data.fingerprint(frame)
         with quiet_optuna(), Worker(_estimator_modules(algorithms, schema.task)) as worker:
             runner = Search(X, y, schema, settings, budget, self.on_event, worker, self.cancel)
-            the_study, resumed = self._open_study(
-                output, resume, force, runner, fingerprint, table
-            )
+            the_study, resumed = self._open_study(output, resume, force, runner, fingerprint, table)
             if self.explanations:
                 # Importing shap and matplotlib takes one to two seconds: do it while the
                 # worker processes search, not in the time kept for the explanation.
@@ -522,14 +520,16 @@ def explain_seconds(time_budget: float) -> float:
 
 
 def _out_of_fold(runner: Search, final: Any) -> tuple[np.ndarray, np.ndarray] | None:
-    """(encoded target, out-of-fold predictions) of the exported model, if kept."""
+    """(encoded target, out-of-fold predictions) of the exported model, if kept, on the
+    rows the search used."""
+    rows = runner.sample
     if final.ensemble is not None:
         members = final.ensemble.weights
         if all(n in runner.pool.predictions for n in members):
-            return runner.y, ensemble.blend(runner.pool.predictions, members)
+            return runner.y[rows], ensemble.blend(runner.pool.predictions, members)[rows]
         return None
     if runner.best_predictions and runner.best_predictions[0] == final.trial.number:
-        return runner.y, runner.best_predictions[1]
+        return runner.y[rows], runner.best_predictions[1][rows]
     return None
 
 

@@ -218,7 +218,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         f"- Cross-validated {metric} ({metric_direction(card)}): **{cv['score']:.6g}**"
         f" ± {cv['std']:.3g} over {cv['folds']} folds",
         f"- Fold scores: {', '.join(f'{s:.6g}' for s in cv['fold_scores'])}",
-        f"- Refitted on {card['refit']['rows']} of {card['data']['rows']} rows",
+        f"- Refitted on {card['refit']['rows']} of {card['data']['rows']} rows" + sample_note(card),
         f"- Trials: {card['trials']['complete']} complete, {card['trials']['pruned']} pruned,"
         f" {card['trials']['failed']} failed",
     ]
@@ -270,6 +270,14 @@ def render_markdown(card: dict[str, Any]) -> str:
     ]
     lines += [f"- {k}: {v}" for k, v in card["versions"].items()]
     return "\n".join(lines) + "\n"
+
+
+def sample_note(card: dict[str, Any]) -> str:
+    """A note for the refit line when the trials used a sample of the rows, else ""."""
+    searched = card["data"].get("search_rows", card["data"]["rows"])
+    if searched >= card["data"]["rows"]:
+        return ""
+    return f" (the trials used a seeded sample of {searched} rows)"
 
 
 def _model_line(best: dict[str, Any], metric: str) -> str:

@@ -50,6 +50,7 @@ def make_card(
         "data": {
             "source": source,
             "rows": len(frame),
+            "search_rows": len(runner.sample),
             "columns": int(frame.shape[1]),
             "fingerprint": fingerprint,
         },

@@ -1,0 +1,37 @@
+"""Big tables: the trials use a seeded sample of the rows, the winner all of them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+import automl
+from automl import search
+from automl.contract import Task
+
+
+def test_the_sample_is_seeded_sorted_and_keeps_the_class_balance(monkeypatch):
+    monkeypatch.setattr(search, "SEARCH_ROWS", 100)
+    y = np.array([0] * 300 + [1] * 100)
+    rows = search.search_sample(y, Task.BINARY, seed=3)
+    assert len(rows) == 100 and len(set(rows)) == 100 and (np.diff(rows) > 0).all()
+    assert (y[rows] == 1).sum() == 25  # a quarter, as in the table
+    assert (search.search_sample(y, Task.BINARY, seed=3) == rows).all()
+    assert not (search.search_sample(y, Task.BINARY, seed=4) == rows).all()
+    small = np.arange(50) % 2
+    assert (search.search_sample(small, Task.BINARY, seed=0) == np.arange(50)).all()
+
+
+def test_trials_on_a_sample_and_the_refit_on_every_row(monkeypatch, tmp_path, mixed):
+    monkeypatch.setattr(search, "SEARCH_ROWS", 150)
+    model = automl.AutoML(time_budget=60, n_trials=2, cv=3, algorithms=["linear"])
+    model.fit(mixed, "bought", output=tmp_path / "m")
+    card = json.loads((tmp_path / "m" / "model_card.json").read_text())
+    assert card["data"]["search_rows"] == 150 and card["data"]["rows"] == 300
+    assert card["refit"]["rows"] == 300
+    assert (
+        "the trials used a seeded sample of 150 rows" in (tmp_path / "m" / "report.md").read_text()
+    )
+    # The diagnostics are drawn from the out-of-fold predictions of the sampled rows.
+    assert "confusion_matrix.png" in card["files"]
