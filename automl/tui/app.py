@@ -27,6 +27,7 @@ from automl.bundle import CARD_JSON
 from automl.errors import AutoMLWarning, Cancelled
 from automl.plugins import Registry, get_registry
 from automl.tui.plan import SearchPlan
+from automl.tui.quiet import is_quiet
 from automl.tui.screens.configure import ConfigureScreen
 from automl.tui.screens.confirm import ConfirmScreen
 from automl.tui.screens.data import DataScreen
@@ -98,7 +99,8 @@ class AutomlApp(App[None]):
 
     def _show_warning(self, message: Any, *args: Any, **kwargs: Any) -> None:
         # May be called from the search's thread: post_message is thread-safe.
-        self.post_message(self.Warned(str(message)))
+        if not is_quiet():
+            self.post_message(self.Warned(str(message)))
 
     @on(Warned)
     def _warned(self, message: Warned) -> None:

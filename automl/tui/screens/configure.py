@@ -6,7 +6,6 @@ bad target or too many folds for a rare class is explained here, not after a fai
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -22,13 +21,14 @@ from textual.screen import Screen
 from textual.validation import Integer, Number
 from textual.widgets import Button, Footer, Input, Label, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from automl import data
 from automl.contract import Task
 from automl.errors import AutoMLError
 from automl.plugins import Registry
 from automl.tui.plan import SearchPlan
+from automl.tui.quiet import quiet
 from automl.tui.widgets.steps import Steps
 
 TASKS = ("auto", "binary", "multiclass", "regression")
@@ -60,6 +60,7 @@ class ConfigureScreen(Screen):
         self.checking = False
         self.start_when_checked = False
         self.target_task: Task | None = None
+        self._checker: Worker | None = None  # the latest check; older ones are stale
 
     # Layout ------------------------------------------------------------------------
 
@@ -149,7 +150,7 @@ class ConfigureScreen(Screen):
         self._check_inputs()
         cv = self._value("cv") if "cv" not in self.problems else ""
         self.checking = True
-        self._check_target(
+        self._checker = self._check_target(
             str(self.query_one("#target", Select).value),
             str(self.query_one("#task", Select).value),
             int(cv) if cv else None,
@@ -209,10 +210,15 @@ class ConfigureScreen(Screen):
             problem = None
         except AutoMLError as exc:
             task, info, problem = None, Content(""), f"{exc.message} {exc.hint or ''}".strip()
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._target_checked, task, info, problem)
+        worker = get_current_worker()
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._target_checked, worker, task, info, problem)
 
-    def _target_checked(self, task: Task | None, info: Content, problem: str | None) -> None:
+    def _target_checked(
+        self, worker: Worker, task: Task | None, info: Content, problem: str | None
+    ) -> None:
+        if worker is not self._checker:
+            return  # a newer check is running: it alone says when the checking is done
         self.checking = False
         self.target_task = task
         self.problems.pop("target", None)
@@ -321,8 +327,7 @@ def check_target(
     would; raise the fit's `AutoMLError` or return the task and a description of it."""
     from automl.search import make_folds
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet():  # the description says what the warnings would
         usable = data.drop_missing_target(frame, target)
         task = None if chosen == "auto" else Task(chosen)
         schema = data.infer_schema(usable, target, task, source)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 from rich.text import Text
@@ -11,6 +9,7 @@ from textual.widgets import DataTable
 
 from automl import data
 from automl.errors import DataError
+from automl.tui.quiet import quiet
 
 
 class ColumnSummary(DataTable):
@@ -60,8 +59,7 @@ def infer_kinds(frame: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
         stand_in += "_"
     with_target = frame.assign(**{stand_in: np.arange(len(frame)) % 2})
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the dropped columns are shown, not warned about
+        with quiet():  # the dropped columns are shown, not warned about
             schema = data.infer_schema(with_target, stand_in)
     except DataError:
         return {}, {}  # no usable column at all: every one shows as unusable
