@@ -26,8 +26,9 @@ def test_run_then_predict(tmp_path, table, target, task, metric, good):
         str(SAMPLES / table),
         "--target",
         target,
+        # The six trials take about ten seconds; the budget leaves room for a busy machine.
         "--time-budget",
-        "30",
+        "90",
         "--n-trials",
         "6",
         "--cv",
