@@ -47,6 +47,7 @@ EXPLAIN_SMALL_SHARE = 0.15
 EXPLAIN_MIN_SECONDS = 4.0
 EXPLAIN_MAX_SECONDS = 20.0
 REPORT_SECONDS = 2.0
+MIN_SHAP_SECONDS = 2.0
 
 
 class AutoML:
@@ -209,7 +210,7 @@ class AutoML:
                 X,
                 self.card_,
                 _out_of_fold(runner, final),
-                deadline=budget.end - EXPORT_SECONDS - REPORT_SECONDS,
+                deadline=self._explain_deadline(budget),
                 seed=self.seed,
             )
         except Exception as exc:
@@ -410,6 +411,14 @@ class AutoML:
             raise UsageError("predict_proba needs a classification model; this one is regression.")
         X = data.prepare(table, schema, "the table to predict")
         return pd.DataFrame(pipeline.predict_proba(X), columns=schema.classes, index=table.index)
+
+    def _explain_deadline(self, budget: Budget) -> float:
+        """When the SHAP values must stop: before the plots, report and export at the end
+        of the budget, and, when the search ended early (--n-trials), after about the
+        time kept for them, not the rest of the budget."""
+        kept = max(explain_seconds(self.time_budget) - REPORT_SECONDS, MIN_SHAP_SECONDS)
+        end = budget.end - EXPORT_SECONDS - REPORT_SECONDS
+        return min(end, time.monotonic() + kept)
 
     def importance(self) -> pd.DataFrame:
         """Mean |SHAP value| per original column, most important first, with the direction
