@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from pilot_support import on_screen, settle, wait_until
+from pilot_support import on_screen, settle, text, wait_until
 from support import ROOT
+from textual.widgets import Input
 
 from automl import AutoML
 from automl.errors import Cancelled, DataError
@@ -37,6 +38,25 @@ CHURN = Path("sample_data/churn.csv")
 @pytest.fixture(autouse=True)
 def in_the_repository(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)  # paths on screen are relative to it
+
+
+@pytest.fixture
+def snap_compare(snap_compare):
+    """`snap_compare` with the text cursors held still: a focused Input blinks every half
+    second, so a picture taken later than usual on a busy machine would miss its cursor."""
+
+    def compare(app, run_before=None, **kwargs):
+        async def steady(pilot):
+            if run_before is not None:
+                await run_before(pilot)
+            for screen in pilot.app.screen_stack:
+                for field in screen.query(Input):
+                    field.cursor_blink = False  # shown, and left shown
+            await pilot.pause()
+
+        return snap_compare(app, run_before=steady, **kwargs)
+
+    return compare
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +166,8 @@ def test_results_check_tab(snap_compare, fitted):
         await pilot.app.push_screen(ResultsScreen(model, frame))
         screen = await on_screen(pilot, ResultsScreen)
         screen.query_one("#results-tabs").active = "check-tab"
+        check = screen.query_one("#check")
+        await wait_until(pilot, lambda: "accuracy" in text(check))
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=check)
