@@ -69,11 +69,11 @@ def registered_commands(plugin: str) -> dict[str, click.Command]:
     Raises `automl.errors.PluginError` if automl would mark the plugin broken, and
     `AssertionError` if a name is one of automl's own commands.
     """
-    from automl.cli import cli
+    from automl.cli import OWN_COMMANDS
 
     registry = load_registry(only=(), strict=True, builtins=(*DEFAULT_PLUGINS, plugin))
     info = next(p for p in registry.plugins if p.name == plugin)
-    taken = sorted(set(info.commands) & set(cli.commands))
+    taken = sorted(set(info.commands) & OWN_COMMANDS)
     assert not taken, f"{plugin}: automl already has the command(s) {', '.join(taken)}"
     return {name: registry.commands[name] for name in info.commands}
 

@@ -573,3 +573,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Set AUTOML_DEBUG=1 to see the traceback, and please report it.", err=True)
         sys.exit(ExitCode.RUN_FAILED)
     sys.exit(code if isinstance(code, int) else ExitCode.OK)
+
+
+# automl's own commands; those of plugins are added to `cli` when commands are first looked up.
+OWN_COMMANDS = frozenset(cli.commands)
