@@ -15,7 +15,7 @@ from automl import ensemble
 from automl.contract import Metric, Task
 from automl.errors import SearchError
 from automl.preprocess import build_candidate
-from automl.search import Budget, Search
+from automl.search import EXPORT_SECONDS, Budget, Search
 from automl.worker import TimeUp, TrialFailed
 
 # How far past the budget the refit may run before it is cut short; the promise to the user
@@ -171,8 +171,10 @@ def _refit(
         share = 1.0 if estimate <= available else max(available / estimate, MIN_REFIT_SHARE)
         rows = _subsample(runner.y, share, settings.task, settings.seed)
         try:
+            # Planned within the time after which the explanation and export still fit,
+            # but stopped only when the export alone would not: a model first.
             pipeline, seconds = runner.worker.refit(
-                candidate, rows, hard_end - budget.finish, cancel
+                candidate, rows, hard_end - EXPORT_SECONDS, cancel
             )
         except (TimeUp, TrialFailed) as exc:
             errors.append(f"{algorithm.name}: {str(exc) or 'out of time'}")
