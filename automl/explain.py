@@ -360,19 +360,19 @@ def _checked(
     An explainer whose values do not add up to the model's output (shap's trees cannot
     follow HistGradientBoosting's categorical splits, for one), or not in the `wanted`
     space, is replaced by the model-agnostic one."""
-    explainer = _explainer(pipeline, schema, background, seed, deadline, X)
-    first = X.iloc[: explainer.first_rows]
-    started = time.monotonic()
-    values, base = explainer.explain(first)
-    seconds = time.monotonic() - started
-    space = _space(pipeline, schema, first, values, base)
-    if explainer.method != "kernel" and (not space or (wanted and space != wanted)):
-        explainer = _Kernel(pipeline, schema, background, seed)
+
+    def first_chunk(explainer: _Explainer) -> tuple[np.ndarray, np.ndarray, str, float]:
         first = X.iloc[: explainer.first_rows]
         started = time.monotonic()
         values, base = explainer.explain(first)
         seconds = time.monotonic() - started
-        space = _space(pipeline, schema, first, values, base)
+        return values, base, _space(pipeline, schema, first, values, base), seconds
+
+    explainer = _explainer(pipeline, schema, background, seed, deadline, X)
+    values, base, space, seconds = first_chunk(explainer)
+    if explainer.method != "kernel" and (not space or (wanted and space != wanted)):
+        explainer = _Kernel(pipeline, schema, background, seed)
+        values, base, space, seconds = first_chunk(explainer)
     return explainer, values, base, space, seconds
 
 
