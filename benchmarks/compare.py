@@ -2,6 +2,7 @@
 
     python benchmarks/compare.py --budgets 10 60 300 --datasets all
     python benchmarks/compare.py --budgets 5 --datasets wine churn --systems flaml,lgbm
+    python benchmarks/compare.py --budgets 10 60 --systems ablation --merge PEERS.json
 
 For every table, the seeded 75/25 train/test split (stratified for classification) is
 made once and written to Parquet in a temporary directory. Every (system, table, budget)
@@ -11,7 +12,9 @@ one JSON line back; this process scores all predictions with the same metric cod
 AutoGluon's worker runs with the python of its own environment (``setup_peers.sh``).
 LightGBM has no budget, so it runs once per table and that result is repeated in every
 budget row. The report goes to stdout (markdown) and, with the raw runs, to
-``benchmarks/results/compare-<timestamp>.json``.
+``benchmarks/results/compare-<timestamp>.json``. ``--merge`` takes the runs of the systems
+not run now from such files, once their seed, cores and splits are checked to be this
+run's.
 """
 
 from __future__ import annotations
@@ -35,11 +38,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from report import markdown, verdict
-from systems import METRIC_NAMES, RUNNERS
+from report import PEERS, markdown, verdict
+from systems import ABLATIONS, METRIC_NAMES, RUNNERS
 from tables import DATASETS, Dataset
 
-SYSTEMS = tuple(RUNNERS)
+SYSTEMS = tuple(s for s in RUNNERS if s not in ABLATIONS)
+ORDER = ("automl", *ABLATIONS, *PEERS)
+SYSTEM_SETS = {"all": SYSTEMS, "ablation": ("automl", *ABLATIONS)}
+# The tables under 2,000 rows (the README's table lists every table's size).
+DATASET_SETS = {
+    "all": tuple(DATASETS),
+    "small": ("breast_cancer", "wine", "digits", "diabetes", "anes96"),
+}
 RESULT_PREFIX = "COMPARE_RESULT "
 HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
@@ -231,13 +241,16 @@ def pin_to_cores(n_jobs: int) -> list[int] | None:
     return cpus
 
 
-def run_all(args: argparse.Namespace, workdir: Path) -> tuple[dict, dict[str, Any]]:
-    """Every run of the comparison, keyed by (system, table, budget), and the tables' facts."""
+def write_splits(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Write every table's split under ``workdir``; the tables' facts, split hashes included."""
+    return {name: write_split(DATASETS[name], args.seed, workdir / name) for name in args.datasets}
+
+
+def run_all(args: argparse.Namespace, workdir: Path) -> dict:
+    """Every run of the comparison on the written splits, keyed by (system, table, budget)."""
     runs: dict[tuple[str, str, int | None], dict[str, Any]] = {}
-    tables: dict[str, Any] = {}
     for name in args.datasets:
         split_dir = workdir / name
-        tables[name] = write_split(DATASETS[name], args.seed, split_dir)
         for system in args.systems:
             for budget in [0] if system == "lgbm" else args.budgets:
                 label = f"{system} on {name}" + ("" if system == "lgbm" else f" at {budget} s")
@@ -245,26 +258,96 @@ def run_all(args: argparse.Namespace, workdir: Path) -> tuple[dict, dict[str, An
                 record = run_in_subprocess(system, name, budget, args, split_dir)
                 score_record(record, split_dir, DATASETS[name])
                 runs[(system, name, record["budget"])] = record
-    return runs, tables
+    return runs
+
+
+# --------------------------------------------------------------------------- merging
+
+
+class MergeError(Exception):
+    """An earlier result file that cannot be merged into this run's report."""
+
+
+def read_merged(paths: list[Path], args: argparse.Namespace) -> list[tuple[Path, dict[str, Any]]]:
+    """Earlier compare JSON files, refused unless made with this run's seed, cores, test size."""
+    earlier = []
+    for path in paths:
+        try:
+            result = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise MergeError(f"cannot read {path}: {exc}") from exc
+        if "tables" not in result:
+            raise MergeError(f"{path} has no split hashes (an older compare.py): cannot check rows")
+        for key, ours in (("seed", args.seed), ("n_jobs", args.n_jobs), ("test_size", TEST_SIZE)):
+            if result.get(key) != ours:
+                raise MergeError(
+                    f"{path} was made with {key.replace('_', ' ')} {result.get(key)}, "
+                    f"this run uses {ours}: its scores are not comparable"
+                )
+        earlier.append((path, result))
+    return earlier
+
+
+def merge_runs(
+    earlier: list[tuple[Path, dict[str, Any]]], args: argparse.Namespace, tables: dict[str, Any]
+) -> tuple[dict, dict[str, dict[str, Any]]]:
+    """The runs of the systems this run does not run itself, taken from earlier files, and
+    where each such system's runs came from (its first file, if that file merged it too).
+
+    Refused when a table's split differs from this run's, or two files hold a system.
+    """
+    runs: dict[tuple[str, str, int | None], dict[str, Any]] = {}
+    sources: dict[str, dict[str, Any]] = {}
+    for path, result in earlier:
+        for name, facts in result["tables"].items():
+            theirs, ours = facts["split_sha256"], tables.get(name, facts)["split_sha256"]
+            if theirs != ours:
+                raise MergeError(
+                    f"the split of {name} in {path} is not this run's "
+                    f"(SHA-256 {theirs[:12]}... against {ours[:12]}...): not the same rows"
+                )
+        taken = [s for s in result["systems"] if s not in args.systems]
+        for system in taken:
+            if system in sources:
+                raise MergeError(f"{system} is in {sources[system]['file']} and in {path}")
+            sources[system] = result.get("merged_from", {}).get(system) or {
+                "file": str(path.resolve()),
+                "created": result["created"],
+                "total_seconds": result.get("total_seconds"),
+                "load_average": result.get("load_average"),
+            }
+        if not taken:
+            print(f"note: nothing taken from {path}: its systems all run now", file=sys.stderr)
+        for row in result["rows"]:
+            for system in taken:
+                record = row["results"].get(system)
+                if record is not None and row["dataset"] in tables:
+                    runs[(system, row["dataset"], record["budget"])] = record
+    return runs, sources
 
 
 def build_rows(
     runs: dict[tuple[str, str, int | None], dict[str, Any]],
     tables: dict[str, Any],
     args: argparse.Namespace,
+    systems: list[str],
 ) -> list[dict[str, Any]]:
-    """One row per table and budget, holding each system's run and automl's verdicts."""
+    """One row per table and budget, holding each system's run and automl's verdicts against
+    the peers; a run that is missing (from a merged file) is a record without a score."""
     rows = []
     for name in args.datasets:
         metric = METRIC_NAMES[DATASETS[name].task]
         for budget in args.budgets:
-            results = {s: runs[(s, name, None if s == "lgbm" else budget)] for s in args.systems}
+            results = {}
+            for system in systems:
+                run = runs.get((system, name, None if system == "lgbm" else budget))
+                results[system] = run or new_record(system, name, budget)
             verdicts = {}
             if "automl" in results:
                 automl = results["automl"]["score"]
-                for peer, record in results.items():
-                    if peer != "automl":
-                        verdicts[peer] = verdict(metric, automl, record["score"], args.tie)
+                for peer in PEERS:
+                    if peer in results:
+                        verdicts[peer] = verdict(metric, automl, results[peer]["score"], args.tie)
             rows.append(
                 {
                     "dataset": name,
@@ -361,13 +444,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--datasets",
         nargs="+",
         default=["all"],
-        choices=["all", *DATASETS],
-        help="tables (default: all)",
+        choices=[*DATASET_SETS, *DATASETS],
+        help="tables, or all, or small: the tables under 2,000 rows (default: all)",
     )
     parser.add_argument(
         "--systems",
-        default=",".join(SYSTEMS),
-        help=f"comma-separated subset of {','.join(SYSTEMS)} (default: all)",
+        default="all",
+        help=f"comma-separated systems out of {','.join(ORDER)}; all is "
+        f"{','.join(SYSTEMS)}, ablation is automl and its variants (default: all)",
+    )
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="earlier compare JSON files whose runs stand for the systems not run now",
     )
     parser.add_argument("--seed", type=int, default=0, help="split and search seed (default: 0)")
     parser.add_argument("--n-jobs", type=int, default=2, help="cores per system (default: 2)")
@@ -397,13 +489,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--split-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--versions", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
-    unknown = sorted(set(args.systems) - set(SYSTEMS))
-    if unknown or not args.systems:
-        parser.error(f"--systems must be a subset of {','.join(SYSTEMS)}, got {unknown}")
-    args.systems = [s for s in SYSTEMS if s in args.systems]
-    args.datasets = list(DATASETS) if "all" in args.datasets else list(dict.fromkeys(args.datasets))
+    names = [s.strip() for s in args.systems.split(",") if s.strip()]
+    chosen = {system for name in names for system in SYSTEM_SETS.get(name, (name,))}
+    unknown = sorted(chosen - set(ORDER))
+    if unknown or not chosen:
+        parser.error(f"--systems takes {','.join(ORDER)}, all or ablation; got {unknown}")
+    args.systems = [s for s in ORDER if s in chosen]
+    tables = [table for name in args.datasets for table in DATASET_SETS.get(name, (name,))]
+    args.datasets = list(dict.fromkeys(tables))
     return args
+
+
+def in_order(systems: list[str]) -> list[str]:
+    """Systems in the report's order: automl, its variants, the peers, then any other."""
+    return sorted(systems, key=lambda s: ORDER.index(s) if s in ORDER else len(ORDER))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -418,6 +517,11 @@ def main(argv: list[str] | None = None) -> int:
         print(RESULT_PREFIX + json.dumps(record), flush=True)
         return 0 if record["error"] is None else 1
 
+    try:
+        earlier = read_merged(args.merge, args)
+    except MergeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     cpus = pin_to_cores(args.n_jobs)
     load_before = os.getloadavg()[0]
     if load_before > 0.5:
@@ -426,13 +530,21 @@ def main(argv: list[str] | None = None) -> int:
             "share the cores, so wall times and budgeted scores are not fair",
             file=sys.stderr,
         )
-    source = automl_source() if "automl" in args.systems else None
-    print(planned(args), file=sys.stderr)
+    runs_automl = any(s == "automl" or s in ABLATIONS for s in args.systems)
+    source = automl_source() if runs_automl else None
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="automl-compare-") as workdir:
-        runs, tables = run_all(args, Path(workdir))
-    rows = build_rows(runs, tables, args)
-    print(markdown(rows, args.systems, args.budgets, args.tie))
+        tables = write_splits(args, Path(workdir))
+        try:
+            merged_runs, merged = merge_runs(earlier, args, tables)
+        except MergeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(planned(args), file=sys.stderr)
+        runs = run_all(args, Path(workdir))
+    systems = in_order([*args.systems, *merged])
+    rows = build_rows({**merged_runs, **runs}, tables, args, systems)
+    print(markdown(rows, systems, args.budgets, args.tie, merged))
 
     created = datetime.now().astimezone()
     args.output_dir.mkdir(parents=True, exist_ok=True)
@@ -449,7 +561,9 @@ def main(argv: list[str] | None = None) -> int:
         "test_size": TEST_SIZE,
         "tie_tolerance": args.tie,
         "budgets": args.budgets,
-        "systems": args.systems,
+        "systems": systems,
+        "systems_run": args.systems,
+        "merged_from": merged,
         "datasets": args.datasets,
         "tables": tables,
         "environment": environment(args),

@@ -1,12 +1,17 @@
-"""The comparison report: verdicts, wins/ties/losses, normalized scores, wall time.
+"""The comparison report: verdicts, wins/ties/losses, normalized scores, wall time, ablation.
 
 Works on the rows built by ``compare.py``: one row per table and budget, holding each
-system's run record (``score``, ``fit_seconds``, ``process_seconds``, ``error``).
+system's run record (``score``, ``fit_seconds``, ``process_seconds``, ``error``). automl's
+ablation variants are left out of the comparison with the peers and get a part of their
+own, against full automl.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+from systems import ABLATIONS
 
 HIGHER_IS_BETTER = {"roc_auc": True, "log_loss": False, "rmse": False}
 PEERS = ("flaml", "autogluon", "lgbm")
@@ -18,6 +23,14 @@ def bound(budget: float) -> float:
     return 1.1 * budget + 5
 
 
+def relative_difference(metric: str, a: float, b: float) -> float:
+    """``(a - b) / max(|a|, |b|)``, signed so that it is positive when ``a`` is better."""
+    scale = max(abs(a), abs(b))
+    if scale == 0:
+        return 0.0
+    return (a - b) / scale * (1 if HIGHER_IS_BETTER[metric] else -1)
+
+
 def verdict(metric: str, a: float | None, b: float | None, tolerance: float) -> str | None:
     """``win``, ``tie`` or ``loss`` of score ``a`` against ``b``; None if either is missing.
 
@@ -25,20 +38,23 @@ def verdict(metric: str, a: float | None, b: float | None, tolerance: float) -> 
     """
     if a is None or b is None:
         return None
-    scale = max(abs(a), abs(b))
-    if scale == 0 or abs(a - b) / scale <= tolerance:
+    difference = relative_difference(metric, a, b)
+    if abs(difference) <= tolerance:
         return "tie"
-    return "win" if (a > b) == HIGHER_IS_BETTER[metric] else "loss"
+    return "win" if difference > 0 else "loss"
 
 
-def normalized_scores(row: dict[str, Any]) -> dict[str, float]:
-    """Each system's (score - worst) / (best - worst) in one row, 1 = best, 0 = worst.
+def normalized_scores(row: dict[str, Any], systems: list[str]) -> dict[str, float]:
+    """Each of ``systems``' (score - worst) / (best - worst) in one row, 1 = best, 0 = worst.
 
-    A failed run scores 0. When every score is equal, or only one system has a score,
-    each system that has one scores 1.
+    A failed run scores 0; a run that never happened (missing from a merged file, so it
+    has neither score nor error) is left out. When every score is equal, or only one
+    system has a score, each system that has one scores 1.
     """
     sign = 1 if HIGHER_IS_BETTER[row["metric"]] else -1
-    scores = {s: r["score"] for s, r in row["results"].items() if r["score"] is not None}
+    results = {s: row["results"][s] for s in systems}
+    results = {s: r for s, r in results.items() if r["score"] is not None or r["error"]}
+    scores = {s: r["score"] for s, r in results.items() if r["score"] is not None}
     if not scores:
         return {}
     best, worst = max(sign * v for v in scores.values()), min(sign * v for v in scores.values())
@@ -48,8 +64,21 @@ def normalized_scores(row: dict[str, Any]) -> dict[str, float]:
         else 1.0
         if best == worst
         else (sign * scores[system] - worst) / (best - worst)
-        for system in row["results"]
+        for system in results
     }
+
+
+def mean_normalized(
+    rows: list[dict[str, Any]], systems: list[str]
+) -> tuple[dict[str, float | None], int]:
+    """Each system's mean normalized score over ``rows`` (None if it ran in none of them),
+    and the number of rows in which some system has a score."""
+    per_row = [n for n in (normalized_scores(r, systems) for r in rows) if n]
+    means: dict[str, float | None] = {}
+    for system in systems:
+        values = [n[system] for n in per_row if system in n]
+        means[system] = sum(values) / len(values) if values else None
+    return means, len(per_row)
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -65,7 +94,8 @@ def score_table(rows: list[dict[str, Any]], systems: list[str]) -> str:
     for row in rows:
         arrow = "↑" if HIGHER_IS_BETTER[row["metric"]] else "↓"
         cells = [row["dataset"], f"{row['rows']:,}", f"{row['metric']} {arrow}", str(row["budget"])]
-        cells += ["error" if r["error"] else _fmt(r["score"]) for r in row["results"].values()]
+        records = [row["results"][s] for s in systems]
+        cells += ["error" if r["error"] else _fmt(r["score"]) for r in records]
         cells += [row["verdicts"].get(peer) or "-" for peer in peers]
         lines.append(_row(cells))
     return "\n".join(lines)
@@ -99,12 +129,9 @@ def normalized_table(rows: list[dict[str, Any]], systems: list[str], budgets: li
     lines = [_row(header), "|" + "---|" * len(header)]
     for budget in [*budgets, None]:
         chosen = [r for r in rows if budget is None or r["budget"] == budget]
-        per_row = [normalized_scores(r) for r in chosen]
-        per_row = [n for n in per_row if n]
-        means = [
-            _fmt(sum(n[s] for n in per_row) / len(per_row), 3) if per_row else "-" for s in systems
-        ]
-        lines.append(_row(["all" if budget is None else str(budget), *means, str(len(per_row))]))
+        means, scored = mean_normalized(chosen, systems)
+        cells = [_fmt(means[s], 3) for s in systems]
+        lines.append(_row(["all" if budget is None else str(budget), *cells, str(scored)]))
     return "\n".join(lines)
 
 
@@ -120,7 +147,7 @@ def wall_table(rows: list[dict[str, Any]], systems: list[str]) -> str:
     lines = [_row(header), "|" + "---|" * len(header)]
     for row in rows:
         cells = [row["dataset"], str(row["budget"]), f"{bound(row['budget']):.0f}"]
-        for record in row["results"].values():
+        for record in (row["results"][s] for s in systems):
             fit, process = record.get("fit_seconds"), record.get("process_seconds")
             cell = f"{_fmt(fit, 1)} / {_fmt(process, 1)}"
             cells.append(f"**{cell} OVER**" if over_bound(record) else cell)
@@ -140,7 +167,10 @@ def bar_lines(rows: list[dict[str, Any]], systems: list[str], budgets: list[int]
         if "automl" in systems:
             failed = [r["dataset"] for r in chosen if r["results"]["automl"]["score"] is None]
             parts.append(f"automl without a model on {len(failed)} ({', '.join(failed) or '-'})")
-        if "automl" in systems and budgeted:
+        peer_scores = [r["results"][p]["score"] for r in chosen for p in budgeted]
+        if "automl" in systems and budgeted and not any(s is not None for s in peer_scores):
+            parts.append(f"no score of {'/'.join(budgeted)} at this budget")
+        elif "automl" in systems and budgeted:
             # Against the peers that produced a score; a peer's failed run is no obstacle.
             kept = sum(
                 r["results"]["automl"]["score"] is not None
@@ -162,13 +192,84 @@ def bar_lines(rows: list[dict[str, Any]], systems: list[str], budgets: list[int]
                 f"worse than LightGBM defaults on {len(worse)} ({', '.join(worse) or '-'})"
             )
         over = [
-            f"{s} on {r['dataset']}"
-            for r in chosen
-            for s, record in r["results"].items()
-            if over_bound(record)
+            f"{s} on {r['dataset']}" for r in chosen for s in systems if over_bound(r["results"][s])
         ]
         parts.append(f"runs over 1.1*B+5: {len(over)} ({', '.join(over) or '-'})")
         lines.append(f"- {budget} s: " + "; ".join(parts))
+    return lines
+
+
+def ablation_section(
+    rows: list[dict[str, Any]], systems: list[str], budgets: list[int], tie: float
+) -> list[str]:
+    """The ablation part: what each variant changes, and its table (full automl needed)."""
+    variants = [s for s in systems if s in ABLATIONS]
+    changes = "; ".join(
+        f"`{v}` " + ", ".join(f"`{k}={value!r}`" for k, value in ABLATIONS[v].items())
+        for v in variants
+    )
+    lines = [
+        "## Ablation: full automl against each variant",
+        "",
+        (
+            f"Each variant is full automl with one `AutoML` option changed: {changes}. "
+            "Normalized over automl and its variants only (1 = best of them, 0 = worst); "
+            f"wins/ties/losses are full automl's (tie: relative difference at most {tie:g}); "
+            "mean difference is full automl's mean relative score difference, positive when "
+            "full automl scored better."
+        ),
+        "",
+    ]
+    if "automl" not in systems:
+        return [*lines, "(full automl is needed for the ablation part)"]
+    return [*lines, ablation_table(rows, variants, budgets, tie)]
+
+
+def ablation_table(
+    rows: list[dict[str, Any]], variants: list[str], budgets: list[int], tie: float
+) -> str:
+    """Full automl against each variant, per budget and over all budgets.
+
+    Mean normalized scores of both (normalized over automl and its variants only), full
+    automl's wins/ties/losses against the variant, and the mean of their signed relative
+    differences (positive: full automl scored better).
+    """
+    family = ["automl", *variants]
+    header = ["variant", "budget (s)", "automl", "variant", "wins", "ties", "losses"]
+    header += ["no score", "mean difference"]
+    lines = [_row(header), "|" + "---|" * len(header)]
+    for variant in variants:
+        for budget in [*budgets, None]:
+            chosen = [r for r in rows if budget is None or r["budget"] == budget]
+            means = mean_normalized(chosen, family)[0]
+            normalized = [_fmt(means[s], 3) for s in ("automl", variant)]
+            counts = {"win": 0, "tie": 0, "loss": 0, None: 0}
+            differences = []
+            for row in chosen:
+                full, other = row["results"]["automl"]["score"], row["results"][variant]["score"]
+                counts[verdict(row["metric"], full, other, tie)] += 1
+                if full is not None and other is not None:
+                    differences.append(relative_difference(row["metric"], full, other))
+            mean = f"{100 * sum(differences) / len(differences):+.2f}%" if differences else "-"
+            label = "all" if budget is None else str(budget)
+            counted = [str(counts[k]) for k in ("win", "tie", "loss", None)]
+            lines.append(_row([variant, label, *normalized, *counted, mean]))
+    return "\n".join(lines)
+
+
+def source_lines(merged: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per merged JSON file: which systems' runs came from it, and when it ran."""
+    by_file: dict[str, list[str]] = {}
+    for system, source in merged.items():
+        by_file.setdefault(source["file"], []).append(system)
+    lines = []
+    for file, systems in by_file.items():
+        source = merged[systems[0]]
+        line = f"{', '.join(systems)} from {Path(file).name}, run at {source['created']}"
+        load = source.get("load_average")
+        if load:
+            line += f" (load average {load['before']:.2f} before, {load['after']:.2f} after)"
+        lines.append(line + ".")
     return lines
 
 
@@ -185,20 +286,31 @@ def error_lines(rows: list[dict[str, Any]]) -> list[str]:
     return [f"- {key}: {message}" for key, message in errors.items()]
 
 
-def markdown(rows: list[dict[str, Any]], systems: list[str], budgets: list[int], tie: float) -> str:
-    """The whole report as markdown."""
+def markdown(
+    rows: list[dict[str, Any]],
+    systems: list[str],
+    budgets: list[int],
+    tie: float,
+    merged: dict[str, dict[str, Any]] | None = None,
+) -> str:
+    """The whole report as markdown; ``merged`` says which systems came from which file."""
+    main = [s for s in systems if s not in ABLATIONS]
+    sources = source_lines(merged or {})
     sections = [
+        "# automl against its peers at equal budgets",
+        "",
+        *([*sources, ""] if sources else []),
         "## Test scores",
         "",
-        score_table(rows, systems),
+        score_table(rows, main),
         "",
         f"## automl against each peer (tie: relative difference at most {tie:g})",
         "",
-        wins_table(rows, systems, budgets),
+        wins_table(rows, main, budgets),
         "",
         "## Mean normalized score (per table and budget: 1 = best system, 0 = worst)",
         "",
-        normalized_table(rows, systems, budgets),
+        normalized_table(rows, main, budgets),
         "",
         "## Wall time against budget (fit over 1.1*B+5 is marked OVER)",
         "",
@@ -206,8 +318,10 @@ def markdown(rows: list[dict[str, Any]], systems: list[str], budgets: list[int],
         "",
         "## The bar",
         "",
-        *bar_lines(rows, systems, budgets),
+        *bar_lines(rows, main, budgets),
     ]
+    if main != systems:
+        sections += ["", *ablation_section(rows, systems, budgets, tie)]
     errors = error_lines(rows)
     if errors:
         sections += ["", "## Errors", "", *errors]

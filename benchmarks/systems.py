@@ -4,7 +4,8 @@ Each runner takes the training and test frames of one split and returns the test
 predictions (probabilities in the order of ``classes`` for classification, values for
 regression) and the wall seconds of ``fit``. Only numpy and pandas are imported here; a
 runner imports its own library, so the AutoGluon worker can run in AutoGluon's
-environment, where automl and FLAML are not installed.
+environment, where automl and FLAML are not installed. automl's ablation variants
+(``ABLATIONS``) are automl's runner with one ``AutoML`` option changed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -62,11 +64,16 @@ def run_automl(
     seed: int,
     n_jobs: int,
     classes: list[Any] | None,
+    **options: Any,
 ) -> tuple[np.ndarray, float]:
-    """Fit automl on the raw training frame; metric None is the task default."""
+    """Fit automl on the raw training frame; metric None is the task default.
+
+    ``options`` are further ``AutoML`` keywords, passed only when given (an ablation
+    variant's), so full automl runs with the options its API has today.
+    """
     from automl import AutoML
 
-    model = AutoML(time_budget=budget, seed=seed, n_jobs=n_jobs, metric=None)
+    model = AutoML(time_budget=budget, seed=seed, n_jobs=n_jobs, metric=None, **options)
     start = time.perf_counter()
     model.fit(train, target=dataset.target)
     fit_seconds = time.perf_counter() - start
@@ -180,9 +187,19 @@ def run_lgbm(
     return _aligned_proba(model.predict_proba(x_test), model.classes_, classes), fit_seconds
 
 
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "automl-noportfolio": {"portfolio": False},
+    "automl-noearlystop": {"early_stopping": False},
+    "automl-noensemble": {"ensemble": False},
+    "automl-serial": {"parallel_trials": False},
+    "automl-norepeat": {"cv_repeats": 1},
+}
+"""automl's ablation variants: each is full automl with these ``AutoML`` options changed."""
+
 RUNNERS: dict[str, Runner] = {
     "automl": run_automl,
     "flaml": run_flaml,
     "autogluon": run_autogluon,
     "lgbm": run_lgbm,
+    **{variant: partial(run_automl, **options) for variant, options in ABLATIONS.items()},
 }
