@@ -602,28 +602,6 @@ def module_text(buckets: list[Bucket], configs: list[Config], source: str, minut
     return "\n".join(lines) + "\n"
 
 
-def git_commit() -> str | None:
-    import subprocess
-
-    done = subprocess.run(
-        ["git", "-C", str(HERE), "rev-parse", "HEAD"], capture_output=True, text=True
-    )
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
-def versions() -> dict[str, str]:
-    import platform
-    from importlib import metadata
-
-    found = {"python": platform.python_version()}
-    for package in ("automl", "lightgbm", "scikit-learn", "pandas", "numpy", "statsmodels"):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
-
-
 # Command line -------------------------------------------------------------------------
 
 
@@ -664,6 +642,8 @@ def _selected(configs: list[Config], wanted: list[str] | None) -> list[Config]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from compare import automl_source, versions
+
     args = parse_args(argv)
     # Each evaluation fits with one thread; the pools of numpy and OpenMP too.
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -728,7 +708,7 @@ def main(argv: list[str] | None = None) -> int:
         "defaults_order": defaults,
         "buckets": [asdict(b) for b in buckets],
         "environment": {"cpu_count": os.cpu_count(), **versions()},
-        "automl_commit": git_commit(),
+        "automl": automl_source(),
     }
     path.write_text(json.dumps(document, indent=1, default=float))
     print(f"Wrote {path}", file=sys.stderr)
