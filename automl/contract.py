@@ -77,6 +77,28 @@ class InputNeeds:
     missing: Literal["impute", "native"] = "impute"
 
 
+@dataclass(frozen=True)
+class EarlyStopping:
+    """How a boosted model stops adding rounds once held-out rows stop improving.
+
+    During cross-validation a tenth of each fold's training rows (stratified for
+    classification) is held out when the fold has enough rows, the model is fitted on the
+    rest with `fit_params`, and the rounds it kept become the number the refit on all rows
+    uses. The searched value of `param` is then the most it may use.
+
+    param: the parameter that holds the number of rounds (e.g. "n_estimators").
+    fit_params: `(estimator, X_valid, y_valid) -> dict`, keyword arguments for the
+        estimator's `fit` that make it stop on the preprocessed held-out rows.
+    best_rounds: `(fitted estimator) -> int`, the rounds it kept.
+    Both functions must be importable by name (module-level), as they are sent to the
+    worker process that fits the model.
+    """
+
+    param: str
+    fit_params: Callable[[Any, Any, Any], Mapping[str, Any]]
+    best_rounds: Callable[[Any], int]
+
+
 SearchSpace = Callable[[Suggester, SearchContext], dict[str, Any]]
 Builder = Callable[[Mapping[str, Any], Task, int, int], Any]
 ScoreFunction = Callable[["np.ndarray", "np.ndarray"], float]
@@ -110,6 +132,8 @@ class Algorithm:
     needs: how it wants its input (see `InputNeeds`).
     trusted_types: fully qualified names of the non-scikit-learn types a fitted
         estimator contains, which `skops` may load from a model bundle.
+    early_stopping: for boosted models, how to stop adding rounds during the search (see
+        `EarlyStopping`); None fits the searched parameters as they are.
     """
 
     name: str
@@ -120,6 +144,7 @@ class Algorithm:
     needs: InputNeeds = field(default_factory=InputNeeds)
     trusted_types: tuple[str, ...] = ()
     description: str = ""
+    early_stopping: EarlyStopping | None = None
 
     def __post_init__(self) -> None:
         _check_name(self.name, "algorithm")
@@ -147,6 +172,19 @@ class Algorithm:
         object.__setattr__(self, "trusted_types", tuple(self.trusted_types))
         if self.needs.categorical == "native" and not self.needs.categorical_param:
             raise ContractError(f"{what}: native categoricals need a categorical_param")
+        stopping = self.early_stopping
+        if stopping is not None:
+            if not isinstance(stopping, EarlyStopping):
+                raise ContractError(f"{what}: early_stopping must be an EarlyStopping")
+            _check_callable(
+                stopping.fit_params,
+                "early_stopping.fit_params",
+                ("estimator", "X_valid", "y_valid"),
+                what,
+            )
+            _check_callable(
+                stopping.best_rounds, "early_stopping.best_rounds", ("estimator",), what
+            )
 
 
 @dataclass(frozen=True)

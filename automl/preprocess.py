@@ -16,7 +16,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from automl.contract import Algorithm, InputNeeds, Task
+from automl.contract import Algorithm, EarlyStopping, InputNeeds, Task
 from automl.data import Schema
 
 # Rare categories are pooled: one-hot columns for them would be noise, and histogram
@@ -28,10 +28,16 @@ ORDINAL_MAX_CATEGORIES = 200
 
 @dataclass
 class Candidate:
-    """An unfitted pipeline and the fit parameters it needs."""
+    """An unfitted pipeline and the fit parameters it needs.
+
+    early_stopping and seed: how the worker stops a boosted model early during
+    cross-validation (see `automl.worker.fit_fold`); `fit` itself never stops early.
+    """
 
     pipeline: Pipeline
     fit_params: dict[str, Any] = field(default_factory=dict)
+    early_stopping: EarlyStopping | None = None
+    seed: int = 0
 
     def fit(self, X: Any, y: Any) -> Pipeline:
         return self.pipeline.fit(X, y, **self.fit_params)
@@ -95,4 +101,4 @@ def build_candidate(
         else:
             fit_params[f"model__{needs.categorical_param}"] = indices
     pipeline = Pipeline([("preprocess", preprocessor), ("model", estimator)])
-    return Candidate(pipeline, fit_params)
+    return Candidate(pipeline, fit_params, algorithm.early_stopping, seed)

@@ -85,7 +85,14 @@ def checks(item: Item) -> list[Check]:
         return [_bound(check_metric_direction, task) for task in tasks]
     if not isinstance(item, Algorithm):
         raise TypeError(f"expected an Algorithm or a Metric, not {type(item).__name__}")
-    per_task = (check_search_space, check_fit_predict, check_reproducible, check_persistence)
+    per_task: tuple[Callable[..., None], ...] = (
+        check_search_space,
+        check_fit_predict,
+        check_reproducible,
+        check_persistence,
+    )
+    if item.early_stopping is not None:
+        per_task += (check_early_stopping,)
     return [check_defaults] + [_bound(check, task) for check in per_task for task in tasks]
 
 
@@ -199,6 +206,44 @@ def check_reproducible(algorithm: Algorithm, task: Task) -> None:
         f"{algorithm.name}: two fits with {label} and the same seed predict differently;"
         " pass build's `seed` to the estimator's random_state."
     )
+
+
+def check_early_stopping(algorithm: Algorithm, task: Task) -> None:
+    """On a fold big enough to stop early, the model stops within its most rounds, says
+    how many it kept, and predicts; its stopping functions pickle (they are sent to the
+    worker process)."""
+    from automl.worker import EARLY_STOPPING_MIN_ROWS, fit_fold
+
+    stopping = algorithm.early_stopping
+    assert stopping is not None
+    label, params = _parameter_sets(algorithm, task)[0]
+    most = params.get(stopping.param)
+    assert isinstance(most, int) and most >= 1, (
+        f"{algorithm.name}: early_stopping.param {stopping.param!r} is not an integer"
+        f" parameter of {label}"
+    )
+    frame = sample_table(task, n_rows=EARLY_STOPPING_MIN_ROWS + 100, seed=2)
+    schema, _, _ = _prepared(task)
+    X, y = data.prepare(frame, schema), data.encode_target(frame[_TARGET], schema)
+    candidate = build_candidate(algorithm, schema, params, task, 0, 1)
+    try:
+        pickle.dumps(candidate)
+    except Exception as exc:
+        raise AssertionError(
+            f"{algorithm.name}: the early stopping functions do not pickle ({describe(exc)});"
+            " define them at module level"
+        ) from exc
+    try:
+        fitted, rounds = fit_fold(candidate, X, y, np.arange(len(y)), task.is_classification)
+    except Exception as exc:
+        raise AssertionError(
+            f"{algorithm.name}: fitting {task} data with early stopping and {label} raised"
+            f" {describe(exc)}"
+        ) from exc
+    assert isinstance(rounds, int) and 1 <= rounds <= most, (
+        f"{algorithm.name}: best_rounds gave {rounds!r}, not a number of rounds from 1 to {most}"
+    )
+    _check_predictions(algorithm, fitted, _new_rows(task), task, f"{label}, stopped early")
 
 
 def check_persistence(algorithm: Algorithm, task: Task) -> None:

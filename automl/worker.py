@@ -32,6 +32,11 @@ from automl.errors import Cancelled, describe
 from automl.preprocess import Candidate
 
 _POLL_SECONDS = 0.05
+# Early stopping holds out this share of a fold's training rows, on folds of at least
+# EARLY_STOPPING_MIN_ROWS rows (smaller ones fit the searched number of rounds: a held-out
+# part of under a hundred rows would stop on noise).
+EARLY_STOPPING_SHARE = 0.1
+EARLY_STOPPING_MIN_ROWS = 1000
 
 
 class TrialFailed(Exception):
@@ -47,6 +52,47 @@ class FoldResult:
     fold: int
     predictions: np.ndarray
     seconds: float
+    rounds: int | None = None  # the boosting rounds kept, with early stopping
+
+
+def fit_fold(
+    candidate: Candidate, X: pd.DataFrame, y: np.ndarray, rows: np.ndarray, classification: bool
+) -> tuple[Any, int | None]:
+    """Fit a fresh copy of the candidate's pipeline on `rows` of the data.
+
+    With an algorithm that stops early and at least EARLY_STOPPING_MIN_ROWS rows, a
+    share of the rows (stratified for classification) is held out: the preprocessing is
+    fitted on the rest, and the model on the rest until the held-out rows stop improving.
+    Returns the fitted pipeline and the rounds kept (None without early stopping).
+    """
+    from sklearn.base import clone
+
+    pipeline = clone(candidate.pipeline)
+    stopping = candidate.early_stopping
+    if stopping is None or len(rows) < EARLY_STOPPING_MIN_ROWS:
+        return pipeline.fit(X.iloc[rows], y[rows], **candidate.fit_params), None
+    from sklearn.model_selection import train_test_split
+
+    def split(stratify: np.ndarray | None) -> list[np.ndarray]:
+        return train_test_split(
+            rows, test_size=EARLY_STOPPING_SHARE, stratify=stratify, random_state=candidate.seed
+        )
+
+    try:
+        fit_rows, stop_rows = split(y[rows] if classification else None)
+    except ValueError:  # a class with a single row cannot be stratified
+        fit_rows, stop_rows = split(None)
+    head, model = pipeline[:-1], pipeline[-1]
+    X_fit = head.fit_transform(X.iloc[fit_rows], y[fit_rows])
+    X_stop = head.transform(X.iloc[stop_rows])
+    params = {
+        name.removeprefix("model__"): value
+        for name, value in candidate.fit_params.items()
+        if name.startswith("model__")
+    }
+    params.update(stopping.fit_params(model, X_stop, y[stop_rows]))
+    model.fit(X_fit, y[fit_rows], **params)
+    return pipeline, int(stopping.best_rounds(model))
 
 
 class _Process:
@@ -241,7 +287,6 @@ class Worker:
 
 
 def _serve(receive: Connection, send: Connection) -> None:
-    from sklearn.base import clone
     from threadpoolctl import threadpool_limits
 
     data: tuple[Any, ...] = ()
@@ -255,7 +300,7 @@ def _serve(receive: Connection, send: Connection) -> None:
             threadpool_limits(limits=data[4])
         elif kind == "cv":
             X, y, folds, classification, _ = data
-            _cross_validate(payload[0], X, y, folds, classification, clone, receive, send)
+            _cross_validate(payload[0], X, y, folds, classification, receive, send)
         elif kind == "refit":
             X, y = data[0], data[1]
             candidate, rows = payload
@@ -267,19 +312,18 @@ def _serve(receive: Connection, send: Connection) -> None:
                 send.send(("error", describe(exc)))
 
 
-def _cross_validate(candidate, X, y, folds, classification, clone, receive, send) -> None:
+def _cross_validate(candidate, X, y, folds, classification, receive, send) -> None:
     for fold, (train, valid) in enumerate(folds):
         try:
             start = time.perf_counter()
-            model = Candidate(clone(candidate.pipeline), candidate.fit_params)
-            fitted = model.fit(X.iloc[train], y[train])
+            fitted, rounds = fit_fold(candidate, X, y, train, classification)
             rows = X.iloc[valid]
             predictions = fitted.predict_proba(rows) if classification else fitted.predict(rows)
             seconds = time.perf_counter() - start
         except Exception as exc:
             send.send(("error", describe(exc)))
             return
-        send.send(("fold", fold, np.asarray(predictions, dtype=float), seconds))
+        send.send(("fold", fold, np.asarray(predictions, dtype=float), seconds, rounds))
         if receive.recv()[0] == "stop":
             break
     send.send(("done",))

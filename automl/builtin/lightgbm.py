@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from automl.contract import ALL_TASKS, Algorithm, InputNeeds, SearchContext, Suggester, Task
+from automl.contract import (
+    ALL_TASKS,
+    Algorithm,
+    EarlyStopping,
+    InputNeeds,
+    SearchContext,
+    Suggester,
+    Task,
+)
 from automl.hookspecs import hookimpl
+
+# On folds big enough to stop early, n_estimators is the most rounds a model may use; it
+# stops once this many rounds (scaled by the learning rate: 50 at 0.1) bring no gain.
+STOPPING_ROUNDS_AT_0_1 = 50
+MIN_STOPPING_ROUNDS = 10
+MAX_STOPPING_ROUNDS = 200
 
 
 def search_space(trial: Suggester, context: SearchContext) -> dict[str, Any]:
     return {
-        "n_estimators": trial.suggest_int("n_estimators", 50, 1000, log=True),
+        "n_estimators": trial.suggest_int("n_estimators", 50, 2000, log=True),
         "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
         "num_leaves": trial.suggest_int("num_leaves", 4, 256, log=True),
         "min_child_samples": trial.suggest_int("min_child_samples", 2, 100, log=True),
@@ -28,6 +43,21 @@ def build(params: Mapping[str, Any], task: Task, seed: int, n_jobs: int) -> Any:
     cls = LGBMClassifier if task.is_classification else LGBMRegressor
     # subsample only takes effect with a bagging frequency.
     return cls(**params, subsample_freq=1, n_jobs=n_jobs, random_state=seed, verbose=-1)
+
+
+def stopping_fit_params(estimator: Any, X_valid: Any, y_valid: Any) -> dict[str, Any]:
+    from lightgbm import early_stopping
+
+    rounds = round(STOPPING_ROUNDS_AT_0_1 * 0.1 / estimator.learning_rate)
+    rounds = min(max(rounds, MIN_STOPPING_ROUNDS), MAX_STOPPING_ROUNDS)
+    callbacks = [early_stopping(rounds, verbose=False)]
+    if "eval_X" in inspect.signature(estimator.fit).parameters:  # LightGBM 4.7 and later
+        return {"eval_X": X_valid, "eval_y": y_valid, "callbacks": callbacks}
+    return {"eval_set": [(X_valid, y_valid)], "callbacks": callbacks}
+
+
+def best_rounds(estimator: Any) -> int:
+    return int(estimator.best_iteration_ or estimator.n_estimators)
 
 
 _DEFAULTS = (
@@ -85,5 +115,6 @@ def automl_register_algorithms(register: Callable[[Algorithm], None]) -> None:
                 "lightgbm.sklearn.LGBMRegressor",
             ),
             description="LightGBM gradient-boosted trees, native categoricals.",
+            early_stopping=EarlyStopping("n_estimators", stopping_fit_params, best_rounds),
         )
     )

@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from automl.contract import ALL_TASKS, Algorithm, InputNeeds, SearchContext, Suggester, Task
+from automl.contract import (
+    ALL_TASKS,
+    Algorithm,
+    EarlyStopping,
+    InputNeeds,
+    SearchContext,
+    Suggester,
+    Task,
+)
 from automl.hookspecs import hookimpl
 
 
@@ -35,6 +43,19 @@ def build(params: Mapping[str, Any], task: Task, seed: int, n_jobs: int) -> Any:
 
     cls = XGBClassifier if task.is_classification else XGBRegressor
     return cls(**params, tree_method="hist", n_jobs=n_jobs, random_state=seed, verbosity=0)
+
+
+def stopping_fit_params(estimator: Any, X_valid: Any, y_valid: Any) -> dict[str, Any]:
+    """Stop once the held-out rows have not improved for 50 rounds at a learning rate of
+    0.1 (scaled inversely to it, within 10 to 200)."""
+    patience = min(max(round(5 / estimator.learning_rate), 10), 200)
+    estimator.set_params(early_stopping_rounds=patience)
+    return {"eval_set": [(X_valid, y_valid)], "verbose": False}
+
+
+def best_rounds(estimator: Any) -> int:
+    """The rounds up to the best one (XGBoost counts them from 0)."""
+    return int(estimator.best_iteration) + 1
 
 
 DEFAULTS = (
@@ -78,6 +99,7 @@ XGBOOST = Algorithm(
         "xgboost.sklearn.XGBRegressor",
     ),
     description="XGBoost gradient-boosted trees (hist), ordinal-coded categoricals.",
+    early_stopping=EarlyStopping("n_estimators", stopping_fit_params, best_rounds),
 )
 
 
