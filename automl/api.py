@@ -6,6 +6,7 @@ objects and stops early when its `cancel` event is set.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import threading
@@ -29,7 +30,7 @@ from automl.search import (
     Budget,
     Search,
     Settings,
-    enqueue_defaults,
+    enqueue_first_trials,
     make_pruner,
     make_sampler,
     quiet_optuna,
@@ -38,7 +39,12 @@ from automl.search import (
 from automl.worker import Worker
 
 DEFAULT_METRICS = {Task.BINARY: "roc_auc", Task.MULTICLASS: "log_loss", Task.REGRESSION: "rmse"}
+# Under this many rows the cores run one trial each, one thread per fit; from it on, one
+# trial at a time with a thread per core (benchmarks/parallel.py measures both ways).
 SMALL_TABLE_ROWS = 20_000
+# Tables under these many rows get their k-fold cross-validation repeated (3 and 2 times),
+# so the chosen model is not the one that happened to suit one split of few rows.
+REPEAT_ROWS = ((1_000, 3), (4_000, 2))
 # Time kept for the explanation and report: this share of the budget, within these bounds
 # (on small budgets at most EXPLAIN_SMALL_SHARE of it: 1.5 s of 10); the SHAP values stop
 # REPORT_SECONDS before the export so the plots and report fit too.
@@ -59,14 +65,23 @@ class AutoML:
     n_trials: stop after this many trials even if time is left.
     cv: number of cross-validation folds.
     algorithms: names of registered algorithms to try (default: all that fit the task).
+    cv_repeats: how many times the k-fold cross-validation is repeated over other
+        shuffles; None: 3 times under 1,000 rows, twice under 4,000, else once.
     seed: seeds the folds, the sampler and the estimators.
-    n_jobs: threads per fit; -1 for all cores (one on tables under 20,000 rows).
+    n_jobs: cores to use; -1 for all. On tables under 20,000 rows they run that many
+        trials at once, one thread each (each in its own worker process); on larger ones
+        one trial at a time with that many threads per fit (see `parallel_trials`).
+    parallel_trials: True or False overrides that choice; None decides by the rows.
     storage: an Optuna storage URL for the trials (default: a file in `output`, if any),
         or the path of a journal file; with a database, `automl worker` processes on other
         machines can join the search (see docs/distributed.md).
     study: the name of the study in `storage` (default: automl-<name of output>).
     ensemble: export a weighted average of the best trials' models when it scores better
         in cross-validation than the best one alone (greedy selection, Caruana et al.).
+    portfolio: start with the portfolio of configurations chosen by
+        `benchmarks/portfolio.py` (False: with each algorithm's own defaults).
+    early_stopping: let boosted models stop adding rounds once held-out rows of each
+        fold stop improving (False: fit the searched number of rounds).
     explanations: explain the exported model with SHAP values and write the report; time
         for it is kept back from the search (see `explain_seconds`).
     on_event: called with each progress event; cancel: set it to stop the run early.
@@ -80,12 +95,16 @@ class AutoML:
         metric: str | None = None,
         n_trials: int | None = None,
         cv: int = 5,
+        cv_repeats: int | None = None,
         algorithms: list[str] | None = None,
         seed: int = 0,
         n_jobs: int = -1,
+        parallel_trials: bool | None = None,
         storage: str | None = None,
         study: str | None = None,
         ensemble: bool = True,
+        portfolio: bool = True,
+        early_stopping: bool = True,
         explanations: bool = True,
         on_event: EventCallback = ignore,
         cancel: threading.Event | None = None,
@@ -95,12 +114,16 @@ class AutoML:
         self.metric = metric
         self.n_trials = n_trials
         self.cv = cv
+        self.cv_repeats = cv_repeats
         self.algorithms = algorithms
         self.seed = seed
         self.n_jobs = n_jobs
+        self.parallel_trials = parallel_trials
         self.storage = storage
         self.study = study
         self.ensemble = ensemble
+        self.portfolio = portfolio
+        self.early_stopping = early_stopping
         self.explanations = explanations
         self.on_event = on_event
         self.cancel = cancel
@@ -150,19 +173,28 @@ class AutoML:
         algorithms = self._algorithms(schema.task)
         X = data.prepare(frame, schema, source)
         y = data.encode_target(frame[target], schema)
+        parallel, threads = _cores(self.n_jobs, len(X), self.parallel_trials)
         settings = Settings(
             metric=metric,
             algorithms=algorithms,
             task=schema.task,
             cv=self.cv,
             seed=self.seed,
-            n_jobs=_resolve_n_jobs(self.n_jobs, len(X)),
+            n_jobs=threads,
             n_trials=self.n_trials,
             ensemble=self.ensemble,
+            portfolio=self.portfolio,
+            early_stopping=self.early_stopping,
+            repeats=self.cv_repeats or cv_repeats(len(X)),
+            parallel=parallel,
         )
         fingerprint = data.fingerprint(frame)
-        with quiet_optuna(), Worker(_estimator_modules(algorithms, schema.task)) as worker:
-            runner = Search(X, y, schema, settings, budget, self.on_event, worker, self.cancel)
+        modules = _estimator_modules(algorithms, schema.task)
+        with quiet_optuna(), contextlib.ExitStack() as workers:
+            worker, *helpers = [workers.enter_context(Worker(modules)) for _ in range(parallel)]
+            runner = Search(
+                X, y, schema, settings, budget, self.on_event, worker, self.cancel, helpers
+            )
             the_study, resumed = self._open_study(output, resume, force, runner, fingerprint, table)
             if self.explanations:
                 # Importing shap and matplotlib takes one to two seconds: do it while the
@@ -248,6 +280,7 @@ class AutoML:
             "task": str(settings.task),
             "metric": settings.metric.name,
             "cv": settings.cv,
+            "cv_repeats": settings.repeats,
             "seed": settings.seed,
             "algorithms": [a.name for a in settings.algorithms],
             "fingerprint": fingerprint,
@@ -288,7 +321,7 @@ class AutoML:
             settings.metric.direction,
         )
         if not resumed:
-            enqueue_defaults(the_study, settings.algorithms)
+            enqueue_first_trials(the_study, settings.algorithms, runner.context, settings.portfolio)
         path = Path(table).resolve() if isinstance(table, str | os.PathLike) else None
         job = {
             "data": str(path) if path else None,
@@ -361,6 +394,8 @@ class AutoML:
             raise UsageError(f"--n-trials must be at least 1, not {self.n_trials}.")
         if self.cv < 2:
             raise UsageError(f"--cv must be at least 2, not {self.cv}.")
+        if self.cv_repeats is not None and self.cv_repeats < 1:
+            raise UsageError(f"--cv-repeats must be at least 1, not {self.cv_repeats}.")
         # Unknown or broken names fail before a possibly large table is read.
         registry = get_registry()
         for name in self.algorithms or ():
@@ -553,14 +588,36 @@ def _read(table: pd.DataFrame | str | Path) -> tuple[pd.DataFrame, str]:
 
 
 def _resolve_n_jobs(n_jobs: int, n_rows: int) -> int:
-    """Threads per fit: as asked, or with -1 every core, but one for small tables, where
-    waking threads costs more than they save (LightGBM: 4-5 times slower with two)."""
+    """Threads per fit of a process running one trial at a time (an `automl worker`): as
+    asked, or with -1 every core, but one for small tables, where waking threads costs
+    more than they save (LightGBM: 4-5 times slower with two)."""
     if n_jobs is not None and n_jobs >= 1:
         return n_jobs
     if n_rows < SMALL_TABLE_ROWS:
         return 1
+    return _all_cores()
+
+
+def _all_cores() -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, cores or 1)
+
+
+def _cores(n_jobs: int, n_rows: int, parallel_trials: bool | None) -> tuple[int, int]:
+    """(trials at once, threads per fit) for `n_jobs` cores (-1: all): on small tables a
+    trial per core, as threads there cost more than they save; else one trial with them
+    all."""
+    cores = n_jobs if n_jobs is not None and n_jobs >= 1 else _all_cores()
+    if parallel_trials is None:
+        parallel_trials = n_rows < SMALL_TABLE_ROWS
+    if parallel_trials and cores > 1:
+        return cores, 1
+    return 1, cores
+
+
+def cv_repeats(n_rows: int) -> int:
+    """How many times k-fold cross-validation is repeated on a table of `n_rows` rows."""
+    return next((repeats for rows, repeats in REPEAT_ROWS if n_rows < rows), 1)
 
 
 def _estimator_modules(algorithms: list[Algorithm], task: Task) -> list[str]:

@@ -216,7 +216,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         _model_line(best, metric),
         f"- Cross-validated {metric} ({metric_direction(card)}): **{cv['score']:.6g}**"
-        f" ± {cv['std']:.3g} over {cv['folds']} folds",
+        f" ± {cv['std']:.3g} over {cv_words(cv)}",
         f"- Fold scores: {', '.join(f'{s:.6g}' for s in cv['fold_scores'])}",
         f"- Refitted on {card['refit']['rows']} of {card['data']['rows']} rows" + sample_note(card),
         f"- Trials: {card['trials']['complete']} complete, {card['trials']['pruned']} pruned,"
@@ -270,6 +270,13 @@ def render_markdown(card: dict[str, Any]) -> str:
     ]
     lines += [f"- {k}: {v}" for k, v in card["versions"].items()]
     return "\n".join(lines) + "\n"
+
+
+def cv_words(cv: Mapping[str, Any]) -> str:
+    """How the model card's score was cross-validated: "5 folds", or with repeats
+    "5 folds, repeated 3 times"."""
+    repeats = cv.get("repeats", 1)
+    return f"{cv['folds']} folds" + (f", repeated {repeats} times" if repeats > 1 else "")
 
 
 def sample_note(card: dict[str, Any]) -> str:

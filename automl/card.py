@@ -42,7 +42,7 @@ def make_card(
         "target": schema.target,
         "classes": schema.classes,
         "metric": {"name": metric.name, "direction": metric.direction},
-        "cv": _cv_section(final, runner.settings.cv),
+        "cv": _cv_section(final, runner.settings.cv, runner.settings.repeats),
         "best": _best_section(final),
         "leaderboard": _records(leaderboard(the_study, metric).head(50)),
         "trials": count_states(the_study),
@@ -67,13 +67,19 @@ def make_card(
     }
 
 
-def _cv_section(final: Final, folds: int) -> dict[str, Any]:
+def _cv_section(final: Final, folds: int, repeats: int) -> dict[str, Any]:
     """The cross-validated score of the exported model: the ensemble's or the trial's."""
     if final.ensemble is not None:
         scores, score = final.ensemble.fold_scores, final.ensemble.score
     else:
         scores, score = final.trial.user_attrs["fold_scores"], final.trial.value
-    return {"folds": folds, "score": score, "std": float(np.std(scores)), "fold_scores": scores}
+    return {
+        "folds": folds,
+        "repeats": repeats,
+        "score": score,
+        "std": float(np.std(scores)),
+        "fold_scores": scores,
+    }
 
 
 def _best_section(final: Final) -> dict[str, Any]:

@@ -104,6 +104,7 @@ def join(
         task=task,
         cv=run["cv"],
         seed=run["seed"],
+        repeats=run.get("cv_repeats", 1),
         n_jobs=_resolve_n_jobs(n_jobs, len(X)),
         n_trials=job.get("n_trials"),
         ensemble=False,  # out-of-fold predictions stay in the run's memory

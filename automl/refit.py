@@ -61,7 +61,7 @@ def _choose_ensemble(runner: Search, best: Any, budget: Budget) -> ensemble.Ense
     deadline = budget.end - budget.finish - refit
     settings = runner.settings
     chosen = ensemble.select(
-        pool.predictions, runner.y, runner.folds, settings.metric, deadline=deadline
+        pool.predictions, runner.oof_y, runner.oof_folds, settings.metric, deadline=deadline
     )
     return chosen if _beats(chosen, best, settings.metric) else None
 
@@ -96,7 +96,7 @@ def _refit_ensemble(
     settings = runner.settings
     weights = {n: chosen.weights[n] for n in order if n in fitted}
     kept = ensemble.evaluate(
-        runner.pool.predictions, weights, runner.y, runner.folds, settings.metric
+        runner.pool.predictions, weights, runner.oof_y, runner.oof_folds, settings.metric
     )
     if _beats(kept, ranked[0], settings.metric):
         n_classes = len(runner.schema.classes) if settings.task.is_classification else None

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from automl import explain, plots
-from automl.bundle import sample_note
+from automl.bundle import cv_words, sample_note
 from automl.data import Schema
 
 IMPORTANCE_CSV = "importance.csv"
@@ -201,7 +201,7 @@ def _blocks(
         (
             "p",
             f"The model is {model}. Cross-validated {metric} ({direction}):"
-            f" {cv['score']:.6g} ± {cv['std']:.3g} over {cv['folds']} folds; refitted on"
+            f" {cv['score']:.6g} ± {cv['std']:.3g} over {cv_words(cv)}; refitted on"
             f" {card['refit']['rows']} of {card['data']['rows']} rows" + sample_note(card) + ".",
         ),
         (

@@ -9,7 +9,9 @@ moment the time budget runs out.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
+import queue
 import threading
 import time
 import warnings
@@ -43,6 +45,9 @@ REFIT_SAFETY = 1.5
 SEARCH_ROWS = 100_000
 # An algorithm whose trials raise this many times in a row is not tried again.
 MAX_ERRORS_IN_A_ROW = 3
+# After this many trials in a row were not started, as predicted to overrun, the search
+# ends: what is left of the budget fits no trial the sampler proposes.
+MAX_SKIPPED_IN_A_ROW = 20
 # Once one trial is complete, no single trial may take more than this share of the search.
 MAX_TRIAL_SHARE = 0.4
 # The refit reserve covers this many of the best trials, so a usual ensemble can be refitted;
@@ -53,9 +58,53 @@ ENSEMBLE_RESERVE_SHARE = 0.15
 # Averaging the candidates in each round adds a little to scoring them (measured: 0.8 to
 # 1.6 times the scoring alone on small tables, 1.05 on 200,000 rows).
 SELECTION_OVERHEAD = 1.2
+# With early stopping, the refit on all rows uses the mean of the folds' kept rounds times
+# this: it sees a third more rows than a fold's model did (0.9 x 0.8 of them at 5 folds).
+REFIT_ROUNDS_FACTOR = 1.1
 # With --n-trials and a shared study, how often to look whether trials that other
 # processes are running have finished, or died and need running again.
 WAIT_SECONDS = 1.0
+
+
+# Parameters that count a model's rounds or trees, by the convention of scikit-learn,
+# LightGBM and XGBoost: a trial's time is predicted per round from earlier trials.
+ROUND_PARAMS = ("n_estimators", "max_iter")
+
+
+class TrialCosts:
+    """Seconds per fold of earlier trials, per algorithm, to predict a new trial's.
+
+    A fold's time is taken as proportional to the model's rounds (the rounds it kept
+    when it stopped early, else its `ROUND_PARAMS` value, else 1): the prediction is the
+    median seconds per round of the algorithm's earlier trials times the new trial's
+    rounds, at most as many as the algorithm's trials have kept when it stops early.
+    """
+
+    def __init__(self) -> None:
+        self.per_round: dict[str, list[float]] = {}
+        self.kept: dict[str, int] = {}
+
+    def note(
+        self, algorithm: str, params: Mapping[str, Any], rounds: list[int], seconds: float
+    ) -> None:
+        units = float(np.mean(rounds)) if rounds else _rounds(params)
+        self.per_round.setdefault(algorithm, []).append(seconds / max(units, 1.0))
+        if rounds:
+            self.kept[algorithm] = max(self.kept.get(algorithm, 0), *rounds)
+
+    def predict(self, algorithm: str, params: Mapping[str, Any], stops_early: bool) -> float | None:
+        """Predicted seconds per fold; None before the algorithm's first fold."""
+        seen = self.per_round.get(algorithm)
+        if not seen:
+            return None
+        units = _rounds(params)
+        if stops_early and algorithm in self.kept:
+            units = min(units, self.kept[algorithm])
+        return float(np.median(seen)) * max(units, 1.0)
+
+
+def _rounds(params: Mapping[str, Any]) -> float:
+    return float(next((params[p] for p in ROUND_PARAMS if p in params), 1))
 
 
 class _TrialError(Exception):
@@ -92,6 +141,14 @@ class Settings:
     n_jobs: int
     n_trials: int | None
     ensemble: bool = True
+    # The first trials come from the portfolio (else from each algorithm's own defaults).
+    portfolio: bool = True
+    # Boosted models stop adding rounds on held-out rows (see `automl.worker.fit_fold`).
+    early_stopping: bool = True
+    # k-fold cross-validation repeated this many times with other shuffles.
+    repeats: int = 1
+    # Trials run at once by this process, each in its own worker process.
+    parallel: int = 1
 
 
 def search_sample(y: np.ndarray, task: Task, seed: int) -> np.ndarray:
@@ -107,9 +164,25 @@ def search_sample(y: np.ndarray, task: Task, seed: int) -> np.ndarray:
     return np.sort(kept)
 
 
-def make_folds(y: np.ndarray, task: Task, cv: int, seed: int, classes: Sequence[Any] | None):
-    """k folds, stratified for classification; a clear error when a class is too rare."""
-    from sklearn.model_selection import KFold, StratifiedKFold
+def make_folds(
+    y: np.ndarray,
+    task: Task,
+    cv: int,
+    seed: int,
+    classes: Sequence[Any] | None,
+    repeats: int = 1,
+):
+    """k folds, stratified for classification; a clear error when a class is too rare.
+
+    With `repeats` above one, the k folds are made that many times over other shuffles
+    of the rows, repeat after repeat (k * repeats folds in all).
+    """
+    from sklearn.model_selection import (
+        KFold,
+        RepeatedKFold,
+        RepeatedStratifiedKFold,
+        StratifiedKFold,
+    )
 
     if cv < 2:
         raise DataError(f"--cv must be at least 2, not {cv}.")
@@ -130,8 +203,12 @@ def make_folds(y: np.ndarray, task: Task, cv: int, seed: int, classes: Sequence[
                 " the rare class(es).",
             )
         splitter = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
+        if repeats > 1:
+            splitter = RepeatedStratifiedKFold(n_splits=cv, n_repeats=repeats, random_state=seed)
     else:
         splitter = KFold(n_splits=cv, shuffle=True, random_state=seed)
+        if repeats > 1:
+            splitter = RepeatedKFold(n_splits=cv, n_repeats=repeats, random_state=seed)
     return list(splitter.split(np.zeros(len(y)), y))
 
 
@@ -158,14 +235,84 @@ def make_pruner() -> optuna.pruners.BasePruner:
     return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
 
 
-def enqueue_defaults(study: optuna.Study, algorithms: Sequence[Algorithm]) -> None:
-    """Enqueue each algorithm's defaults, first defaults of all algorithms first."""
-    depth = max((len(a.defaults) for a in algorithms), default=0)
-    for rank in range(depth):
-        for algorithm in algorithms:
-            if rank < len(algorithm.defaults):
-                params = {f"{algorithm.name}:{k}": v for k, v in algorithm.defaults[rank].items()}
-                study.enqueue_trial({"algorithm": algorithm.name, **params})
+def first_trials(
+    algorithms: Sequence[Algorithm], context: SearchContext, portfolio: bool = True
+) -> list[tuple[str, dict[str, Any]]]:
+    """The trials to run before the sampler proposes its own, in order.
+
+    With `portfolio`, the entries of `automl.portfolio` for the table's size (chosen by
+    `benchmarks/portfolio.py` from cross-validated scores on other tables, cheap ones
+    first) whose algorithm is searched, then the first default of every searched
+    algorithm the portfolio has no entry for (third-party ones, say). Without it, every
+    algorithm's own defaults: first defaults of all algorithms first. Values outside the
+    range the algorithm's search space gives this table (k-NN's neighbours on a small
+    table, say) are moved to the nearest end of it.
+    """
+    searched = {a.name: a for a in algorithms}
+    chosen: list[tuple[str, dict[str, Any]]] = []
+    if portfolio:
+        from automl.portfolio import PORTFOLIO, SMALL_ROWS
+
+        bucket = "small" if context.n_rows < SMALL_ROWS else "large"
+        chosen = [(name, dict(params)) for name, params in PORTFOLIO[bucket] if name in searched]
+        covered = {name for name, _ in chosen}
+        chosen += [
+            (a.name, dict(a.defaults[0]))
+            for a in algorithms
+            if a.name not in covered and a.defaults
+        ]
+    else:
+        depth = max((len(a.defaults) for a in algorithms), default=0)
+        for rank in range(depth):
+            chosen += [
+                (a.name, dict(a.defaults[rank])) for a in algorithms if rank < len(a.defaults)
+            ]
+    return [(name, _within(searched[name], params, context)) for name, params in chosen]
+
+
+def _within(algorithm: Algorithm, params: dict[str, Any], context: SearchContext) -> dict[str, Any]:
+    """`params`, with each number moved inside the range the search space gives it here."""
+    ranges = _Ranges()
+    try:
+        algorithm.search_space(ranges, context)
+    except Exception:  # a broken search space fails its trials, with the reason
+        return params
+    inside = dict(params)
+    for name, value in params.items():
+        bounds = ranges.bounds.get(name)
+        if bounds is not None and isinstance(value, int | float) and not isinstance(value, bool):
+            inside[name] = type(value)(min(max(value, bounds[0]), bounds[1]))
+    return inside
+
+
+class _Ranges:
+    """A `Suggester` that notes the range of every number a search space asks for."""
+
+    def __init__(self) -> None:
+        self.bounds: dict[str, tuple[float, float]] = {}
+
+    def suggest_int(self, name: str, low: int, high: int, **kwargs: Any) -> int:
+        self.bounds[name] = (low, high)
+        return low
+
+    def suggest_float(self, name: str, low: float, high: float, **kwargs: Any) -> float:
+        self.bounds[name] = (low, high)
+        return low
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        return choices[0]
+
+
+def enqueue_first_trials(
+    study: optuna.Study,
+    algorithms: Sequence[Algorithm],
+    context: SearchContext,
+    portfolio: bool = True,
+) -> None:
+    """Enqueue `first_trials`, in order."""
+    for name, params in first_trials(algorithms, context, portfolio):
+        fixed = {f"{name}:{k}": v for k, v in params.items()}
+        study.enqueue_trial({"algorithm": name, **fixed}, skip_if_exists=True)
 
 
 class _Prefixed:
@@ -198,7 +345,10 @@ class Search:
         on_event: EventCallback,
         worker: Worker,
         cancel: threading.Event | None = None,
+        helpers: Sequence[Worker] = (),
     ) -> None:
+        """worker: the worker process for the trials and the refit; helpers: one more
+        worker process for each further trial run at once (`Settings.parallel`)."""
         self.X = X
         self.y = y
         self.schema = schema
@@ -213,9 +363,24 @@ class Search:
         self.folds = [
             (self.sample[train], self.sample[valid])
             for train, valid in make_folds(
-                y[self.sample], settings.task, settings.cv, settings.seed, schema.classes
+                y[self.sample],
+                settings.task,
+                settings.cv,
+                settings.seed,
+                schema.classes,
+                settings.repeats,
             )
         ]
+        # Out-of-fold predictions hold one copy of the rows per repeat: fold i of repeat
+        # r predicts rows r * n + valid. Scoring a blend there fold by fold is then the
+        # very scoring the trials had, repeats and all.
+        n = len(y)
+        per_repeat = settings.cv
+        self.oof_folds = [
+            (train + i // per_repeat * n, valid + i // per_repeat * n)
+            for i, (train, valid) in enumerate(self.folds)
+        ]
+        self.oof_y = np.tile(y, settings.repeats)
         self.context = SearchContext(
             task=settings.task,
             n_rows=len(X),
@@ -223,7 +388,13 @@ class Search:
             n_classes=len(schema.classes) if schema.classes else None,
         )
         self.worker = worker
-        worker.set_data(X, y, self.folds, settings.task.is_classification, settings.n_jobs)
+        # Each trial borrows an idle worker process; with one, trials run one at a time.
+        self.idle: queue.SimpleQueue[Worker] = queue.SimpleQueue()
+        for each in (worker, *helpers):
+            each.set_data(X, y, self.folds, settings.task.is_classification, settings.n_jobs)
+            self.idle.put(each)
+        # Trials run at once share the search's state and the event callback.
+        self.lock = threading.RLock()
         # Until a trial is complete, only the export is kept back: a model comes first,
         # its explanation after (it fits in what is left, and in the budget's grace).
         self.refit_reserve = EXPORT_SECONDS
@@ -238,10 +409,14 @@ class Search:
         # (trial number, out-of-fold predictions) of the best trial this process ran.
         self.best_predictions: tuple[int, np.ndarray] | None = None
         width = len(schema.classes) if settings.task.is_classification and schema.classes else 1
-        self.pool = ensemble.Pool.for_table(settings.metric, len(y), width, settings.ensemble)
+        self.pool = ensemble.Pool.for_table(
+            settings.metric, len(self.oof_y), width, settings.ensemble
+        )
         # Seconds the parent spends scoring one trial's folds (the latest trial's), from
         # which the time of the ensemble selection is estimated.
         self.score_seconds = 0.0
+        self.costs = TrialCosts()
+        self.skipped_in_a_row = 0
 
     # The deadlines -----------------------------------------------------------------
 
@@ -296,6 +471,7 @@ class Search:
                     self.objective,
                     n_trials=None if left is None else max(left, 1),
                     timeout=max(self.budget.remaining(), 0.0),
+                    n_jobs=self.settings.parallel,
                     callbacks=[self._after_trial],
                     catch=(_TrialError,),
                 )
@@ -324,7 +500,8 @@ class Search:
     def _should_stop(self) -> bool:
         cancelled = self.cancel is not None and self.cancel.is_set()
         all_disabled = set(self.disabled) >= set(self.algorithms)
-        return cancelled or all_disabled or time.monotonic() >= self.deadline()
+        nothing_fits = self.skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW
+        return cancelled or all_disabled or nothing_fits or time.monotonic() >= self.deadline()
 
     def objective(self, trial: optuna.Trial) -> float:
         trial.set_user_attr("process", process_name())
@@ -351,15 +528,37 @@ class Search:
             )
         except Exception as exc:
             self._fail(trial, f"{name} could not be built: {type(exc).__name__}: {exc}")
+        if not self.settings.early_stopping:
+            candidate = dataclasses.replace(candidate, early_stopping=None)
         trial.set_user_attr("params", _jsonable(params))
+        self._check_time(trial, name, params, candidate)
         try:
-            return self._cross_validate(trial, candidate)
+            return self._cross_validate(trial, candidate, params)
         except KeyboardInterrupt:
             trial.set_user_attr("interrupted", True)
             raise
         except Cancelled:
             trial.set_user_attr("interrupted", True)
             raise
+
+    def _check_time(self, trial: optuna.Trial, name: str, params: Any, candidate: Any) -> None:
+        """Do not start a trial predicted to end after its deadline (once a trial is
+        complete: until then, any model is better than none)."""
+        with self.lock:
+            per_fold = self.costs.predict(name, params, candidate.early_stopping is not None)
+        if per_fold is None or not _complete(trial.study):
+            return
+        seconds = per_fold * len(self.folds)
+        trial.set_user_attr("predicted_seconds", round(seconds, 3))
+        left = self._trial_deadline(trial.study) - time.monotonic()
+        with self.lock:
+            self.skipped_in_a_row = self.skipped_in_a_row + 1 if seconds > left else 0
+        if seconds > left:
+            trial.set_user_attr(
+                "reason",
+                f"not started: predicted to take {seconds:.1f} s, {max(left, 0):.1f} s left",
+            )
+            raise optuna.TrialPruned()
 
     def _surplus(self, trial: optuna.Trial) -> bool:
         """Whether Optuna sampled a new trial only because another process took the queued
@@ -373,13 +572,17 @@ class Search:
         trials = trial.study.get_trials(deepcopy=False)
         return counted(trials) + running(trials) - 1 >= n_trials
 
-    def _cross_validate(self, trial: optuna.Trial, candidate: Any) -> float:
+    def _cross_validate(self, trial: optuna.Trial, candidate: Any, params: dict) -> float:
         deadline = self._trial_deadline(trial.study)
         scores: list[float] = []
         seconds: list[float] = []
+        rounds: list[int] = []
         predictions: dict[int, np.ndarray] = {}
-        k = self.settings.cv
-        results = self.worker.cross_validate(candidate, deadline, self.cancel)
+        k = len(self.folds)
+        worker = self.idle.get()
+        begun = time.perf_counter()
+        running = 0.0  # seconds of a fold stopped at the deadline: at least its cost
+        results = worker.cross_validate(candidate, deadline, self.cancel)
         scoring = 0.0
         try:
             for result in results:
@@ -387,6 +590,8 @@ class Search:
                 scores.append(self._score(result))
                 scoring += time.perf_counter() - started
                 seconds.append(result.seconds)
+                if result.rounds is not None:
+                    rounds.append(result.rounds)
                 predictions[result.fold] = result.predictions
                 trial.report(float(np.mean(scores)), result.fold)
                 if len(scores) < k and trial.should_prune():
@@ -396,16 +601,29 @@ class Search:
                     trial.set_user_attr("reason", "pruned: too slow for the budget left")
                     raise optuna.TrialPruned()
         except TimeUp:
+            running = time.perf_counter() - begun - sum(seconds)
             self._fail(trial, "stopped: it would not finish within the time budget", error=False)
         except TrialFailed as exc:
             self._fail(trial, str(exc))
         finally:
             results.close()
+            self.idle.put(worker)
+            if seconds or running:
+                per_fold = max(float(np.mean(seconds)) if seconds else 0.0, running)
+                with self.lock:
+                    self.costs.note(str(trial.params["algorithm"]), params, rounds, per_fold)
         trial.set_user_attr("fold_scores", scores)
         trial.set_user_attr("fold_seconds", float(np.mean(seconds)))
-        self.score_seconds = scoring
+        if rounds and candidate.early_stopping is not None:
+            # The model to refit is the one the folds used: as many rounds as they kept.
+            name = candidate.early_stopping.param
+            kept = min(math.ceil(np.mean(rounds) * REFIT_ROUNDS_FACTOR), int(params[name]))
+            trial.set_user_attr("rounds", rounds)
+            trial.set_user_attr("params", _jsonable({**params, name: kept}))
         value = float(np.mean(scores))
-        self._offer_to_pool(trial, value, float(np.mean(seconds)), predictions)
+        with self.lock:
+            self.score_seconds = scoring
+            self._offer_to_pool(trial, value, float(np.mean(seconds)), predictions)
         return value
 
     def _offer_to_pool(
@@ -421,11 +639,12 @@ class Search:
         if not self.pool.capacity and not best:
             return
         first = next(iter(predictions.values()))
-        oof = np.full((len(self.y), *first.shape[1:]), np.nan)
+        oof = np.full((len(self.oof_y), *first.shape[1:]), np.nan)
         for fold, fold_predictions in predictions.items():
-            oof[self.folds[fold][1]] = fold_predictions
+            oof[self.oof_folds[fold][1]] = fold_predictions
         if best:
-            self.best_predictions = (trial.number, oof)
+            # The diagnostics show one prediction per row: the first repeat's.
+            self.best_predictions = (trial.number, oof[: len(self.y)])
         if self.pool.capacity:
             self.pool.offer(trial.number, str(trial.params["algorithm"]), value, fold_seconds, oof)
 
@@ -448,7 +667,7 @@ class Search:
         if not _complete(study):
             return False
         per_fold = float(np.mean(seconds))
-        left = per_fold * (self.settings.cv - len(seconds))
+        left = per_fold * (len(self.folds) - len(seconds))
         finish = time.monotonic() + left + self.refit_estimate(per_fold) + self.budget.finish
         return finish > self.budget.end
 
@@ -457,15 +676,22 @@ class Search:
         running out of time) MAX_ERRORS_IN_A_ROW times in a row is not tried again."""
         name = trial.params["algorithm"]
         if error:
-            self.errors_in_a_row[name] += 1
-            if self.errors_in_a_row[name] >= MAX_ERRORS_IN_A_ROW:
-                self.disabled[name] = (
-                    f"{name} failed {MAX_ERRORS_IN_A_ROW} trials in a row; last: {reason}"
-                )
+            with self.lock:
+                self.errors_in_a_row[name] += 1
+                if self.errors_in_a_row[name] >= MAX_ERRORS_IN_A_ROW:
+                    self.disabled[name] = (
+                        f"{name} failed {MAX_ERRORS_IN_A_ROW} trials in a row; last: {reason}"
+                    )
         trial.set_user_attr("reason", reason)
         raise _TrialError(reason)
 
     def _after_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        with self.lock:
+            self._announce(trial)
+        if self._should_stop() or self._enough(study):
+            study.stop()
+
+    def _announce(self, trial: FrozenTrial) -> None:
         state = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned"}.get(
             trial.state, "failed"
         )
@@ -483,8 +709,6 @@ class Search:
         if trial.state is TrialState.COMPLETE:
             self.errors_in_a_row[trial.params["algorithm"]] = 0
             self._note_complete(trial, announce=True)
-        if self._should_stop() or self._enough(study):
-            study.stop()
 
     def _enough(self, study: optuna.Study) -> bool:
         """Whether --n-trials are done or under way, in this process or any other."""

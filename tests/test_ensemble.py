@@ -23,7 +23,7 @@ from automl.search import (
     Budget,
     Search,
     Settings,
-    enqueue_defaults,
+    enqueue_first_trials,
     make_sampler,
 )
 from automl.worker import TrialFailed, Worker
@@ -104,7 +104,7 @@ def test_the_pool_keeps_the_best_trials_within_its_capacity():
     assert ensemble.Pool.for_table(ROC_AUC, 300, 2, enabled=False).capacity == 0
 
 
-def _search(table, target: str, n_trials: int, algorithms: list[str]):
+def _search(table, target: str, n_trials: int, algorithms: list[str], repeats: int = 1):
     schema = infer_schema(table, target, None, "test")
     registry = get_registry()
     settings = Settings(
@@ -115,23 +115,28 @@ def _search(table, target: str, n_trials: int, algorithms: list[str]):
         seed=0,
         n_jobs=1,
         n_trials=n_trials,
+        repeats=repeats,
     )
     X, y = prepare(table, schema, "test"), encode_target(table[target], schema)
     with Worker() as worker:
         runner = Search(X, y, schema, settings, Budget(time.monotonic(), 120), ignore, worker)
         study = optuna.create_study(direction="maximize", sampler=make_sampler(0))
-        enqueue_defaults(study, settings.algorithms)
+        enqueue_first_trials(study, settings.algorithms, runner.context)
         runner.run(study)
     return runner, study
 
 
-def test_out_of_fold_predictions_reproduce_each_trials_fold_scores():
-    """Each kept array puts every fold's predictions back on that fold's rows."""
-    runner, study = _search(make_mixed(), "bought", 4, ["linear", "lightgbm"])
+@pytest.mark.parametrize("repeats", [1, 2])
+def test_out_of_fold_predictions_reproduce_each_trials_fold_scores(repeats):
+    """Each kept array puts every fold's predictions back on that fold's rows (with
+    repeats, on that repeat's copy of the rows)."""
+    runner, study = _search(make_mixed(), "bought", 4, ["linear", "lightgbm"], repeats)
     trials = {t.number: t for t in study.trials if t.value is not None}
     assert len(trials) == 4 and set(runner.pool.predictions) == set(trials)
+    assert len(runner.oof_folds) == 3 * repeats and len(runner.oof_y) == repeats * len(runner.y)
     for number, oof in runner.pool.predictions.items():
-        scores = ensemble.fold_scores(oof, runner.y, runner.folds, runner.settings.metric)
+        assert not np.isnan(oof).any()
+        scores = ensemble.fold_scores(oof, runner.oof_y, runner.oof_folds, runner.settings.metric)
         assert scores == trials[number].user_attrs["fold_scores"]
     # The reserve covers the refits of the next two best trials, not only the best's.
     ranked = runner.pool.ranked()
@@ -179,7 +184,7 @@ def test_an_ensemble_is_exported_when_it_scores_better(fitted_ensemble):
     assert best["best_single"]["trial"] == card["leaderboard"][0]["trial"]
     assert card["cv"]["score"] > card["leaderboard"][0]["roc_auc"]
     assert card["cv"]["score"] == pytest.approx(np.mean(card["cv"]["fold_scores"]))
-    assert len(card["cv"]["fold_scores"]) == 3
+    assert len(card["cv"]["fold_scores"]) == 3 * card["cv"]["repeats"]
     assert card["refit"]["rows"] == card["data"]["rows"]
 
 

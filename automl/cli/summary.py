@@ -29,6 +29,7 @@ def summary(card: dict[str, Any], output: Path, wall_seconds: float) -> dict[str
         "score": card["cv"]["score"],
         "std": card["cv"]["std"],
         "fold_scores": card["cv"]["fold_scores"],
+        "cv": {"folds": card["cv"]["folds"], "repeats": card["cv"].get("repeats", 1)},
         "algorithm": single["algorithm"],
         "params": single["params"],
         "ensemble": best.get("ensemble", []),
@@ -52,7 +53,7 @@ def print_summary(result: dict[str, Any]) -> None:
     trials = result["trials"]
     console.print(
         f"Best: [bold]{_model_name(result)}[/]  {metric} {result['score']:.5g}"
-        f" ± {result['std']:.2g} ({len(result['fold_scores'])}-fold CV)",
+        f" ± {result['std']:.2g} ({_cv_name(result['cv'])})",
         highlight=False,
     )
     console.print(
@@ -92,3 +93,8 @@ def _model_name(result: dict[str, Any]) -> str:
         return result["algorithm"]
     parts = [f"{m['algorithm']} (trial {m['trial']}) {m['weight']:.2f}" for m in members]
     return "ensemble of " + ", ".join(parts)
+
+
+def _cv_name(cv: dict[str, Any]) -> str:
+    repeats = f", repeated {cv['repeats']} times" if cv["repeats"] > 1 else ""
+    return f"{cv['folds']}-fold CV{repeats}"

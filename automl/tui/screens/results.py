@@ -114,7 +114,8 @@ def _summary(card: dict[str, Any]) -> Content:
         (_model_name(card), "bold $success"),
         "\n",
         (f"{metric} {cv['score']:.4g}", "bold"),
-        f" ± {cv['std']:.2g} in {cv['folds']}-fold CV",
+        f" ± {cv['std']:.2g} in {cv['folds']}-fold CV"
+        + (f" x {cv['repeats']}" if cv.get("repeats", 1) > 1 else ""),
         f" · trials: {trials['complete']} complete, {trials['pruned']} pruned,"
         f" {trials['failed']} failed",
     ]

@@ -1,0 +1,223 @@
+"""Winning at equal budgets: the portfolio, early stopping, predicted trial times, trials
+run at once and repeated cross-validation."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import optuna
+import pytest
+from support import make_mixed
+
+from automl import AutoML
+from automl.api import SMALL_TABLE_ROWS, _cores, cv_repeats
+from automl.contract import SearchContext, Task
+from automl.data import encode_target, infer_schema, prepare
+from automl.events import TrialFinished
+from automl.plugins import get_registry
+from automl.portfolio import PORTFOLIO, SMALL_ROWS
+from automl.preprocess import build_candidate
+from automl.search import TrialCosts, first_trials, make_folds
+from automl.worker import EARLY_STOPPING_MIN_ROWS, fit_fold
+
+# The portfolio ------------------------------------------------------------------------
+
+
+def _context(rows: int, task: Task = Task.BINARY) -> SearchContext:
+    return SearchContext(task=task, n_rows=rows, n_columns=8, n_classes=2)
+
+
+def test_the_first_trials_are_the_portfolio_of_the_tables_size():
+    algorithms = get_registry().algorithms_for(Task.BINARY)
+    for rows, bucket in ((SMALL_ROWS - 1, "small"), (SMALL_ROWS, "large")):
+        chosen = first_trials(algorithms, _context(rows))
+        expected = [(name, params) for name, params in PORTFOLIO[bucket]]
+        assert [name for name, _ in chosen[: len(expected)]] == [n for n, _ in expected]
+        # Every searched algorithm gets at least one trial; none is queued twice.
+        assert {name for name, _ in chosen} == {a.name for a in algorithms}
+        assert len({(n, tuple(sorted(p.items()))) for n, p in chosen}) == len(chosen)
+
+
+def test_only_searched_algorithms_are_queued_and_values_fit_the_table():
+    registry = get_registry()
+    knn = registry.algorithm("knn")
+    chosen = first_trials([knn], _context(60))
+    assert chosen and all(name == "knn" for name, _ in chosen)
+    # On 60 rows the search space allows at most 6 neighbours: a portfolio or default
+    # value above that is moved to 6.
+    assert all(1 <= params["n_neighbors"] <= 6 for _, params in chosen)
+
+
+def test_without_the_portfolio_each_algorithms_defaults_come_first_defaults_first():
+    registry = get_registry()
+    algorithms = [registry.algorithm("lightgbm"), registry.algorithm("linear")]
+    chosen = first_trials(algorithms, _context(5000), portfolio=False)
+    lightgbm, linear = algorithms
+    assert chosen[:2] == [("lightgbm", dict(lightgbm.defaults[0])), ("linear", linear.defaults[0])]
+    assert [name for name, _ in chosen[2:]] == ["lightgbm"] * (len(lightgbm.defaults) - 1)
+
+
+def test_every_portfolio_entry_builds_and_lies_in_its_search_space():
+    registry = get_registry()
+    schema = infer_schema(make_mixed(), "bought", None, "test")
+    for bucket, entries in PORTFOLIO.items():
+        for name, params in entries:
+            algorithm = registry.algorithm(name)
+            build_candidate(algorithm, schema, params, Task.BINARY, 0, 1)
+            # Sampling the space with the entry's values gives them back (FixedTrial
+            # raises for a value outside a range); the linear entries also carry the
+            # other task's parameter.
+            sampled = algorithm.search_space(optuna.trial.FixedTrial(params), _context(50_000))
+            assert sampled.items() <= params.items(), (bucket, name)
+
+
+# Early stopping -----------------------------------------------------------------------
+
+
+def _table(rows: int):
+    frame = make_mixed(rows, seed=3)
+    schema = infer_schema(frame, "bought", None, "test")
+    return prepare(frame, schema, "test"), encode_target(frame["bought"], schema), schema
+
+
+def _lightgbm(schema, **params):
+    algorithm = get_registry().algorithm("lightgbm")
+    base = dict(algorithm.defaults[0], n_estimators=2000, learning_rate=0.3)
+    return build_candidate(algorithm, schema, {**base, **params}, Task.BINARY, 0, 1)
+
+
+def test_a_boosted_model_stops_early_on_held_out_rows_of_big_folds():
+    X, y, schema = _table(EARLY_STOPPING_MIN_ROWS + 200)
+    rows = np.arange(len(y))
+    fitted, rounds = fit_fold(_lightgbm(schema), X, y, rows, classification=True)
+    assert rounds is not None and 1 <= rounds < 2000
+    assert fitted[-1].best_iteration_ == rounds
+    # Small folds fit the searched rounds: a held-out tenth would stop on noise.
+    fitted, rounds = fit_fold(_lightgbm(schema), X, y, rows[:500], classification=True)
+    assert rounds is None and fitted[-1].booster_.current_iteration() == 2000
+
+
+def test_the_refit_uses_the_rounds_the_folds_kept():
+    frame = make_mixed(3000, seed=4)
+    model = AutoML(
+        time_budget=120,
+        n_trials=1,
+        cv=3,
+        algorithms=["lightgbm"],
+        portfolio=False,
+        explanations=False,
+        n_jobs=1,
+    )
+    model.fit(frame, target="bought")
+    trial = model.card["leaderboard"][0]
+    searched = get_registry().algorithm("lightgbm").defaults[0]["n_estimators"]
+    kept = trial["params"]["n_estimators"]
+    assert kept <= searched
+    assert model.pipeline_[-1].n_estimators == kept
+
+    no_stop = AutoML(**{**_options(model), "early_stopping": False})
+    no_stop.fit(frame, target="bought")
+    assert no_stop.card["leaderboard"][0]["params"]["n_estimators"] == searched
+
+
+def _options(model: AutoML) -> dict:
+    names = ("time_budget", "n_trials", "cv", "algorithms", "portfolio", "explanations", "n_jobs")
+    return {name: getattr(model, name) for name in names}
+
+
+# Predicted trial times ------------------------------------------------------------------
+
+
+def test_trial_times_are_predicted_per_round_from_earlier_trials():
+    costs = TrialCosts()
+    assert costs.predict("forest", {"n_estimators": 100}, stops_early=False) is None
+    costs.note("forest", {"n_estimators": 100}, [], seconds=2.0)
+    costs.note("forest", {"n_estimators": 300}, [], seconds=6.6)
+    assert costs.predict("forest", {"n_estimators": 500}, stops_early=False) == pytest.approx(10.5)
+    # A model that stops early costs what its rounds kept cost, at most the most it kept.
+    costs.note("gbm", {"n_estimators": 2000}, [90, 110], seconds=1.0)
+    assert costs.predict("gbm", {"n_estimators": 2000}, stops_early=True) == pytest.approx(1.1)
+    assert costs.predict("gbm", {"n_estimators": 50}, stops_early=True) == pytest.approx(0.5)
+    # Without a round parameter a fold costs what earlier folds cost.
+    costs.note("linear", {"C": 1.0}, [], seconds=0.2)
+    assert costs.predict("linear", {"C": 10.0}, stops_early=False) == pytest.approx(0.2)
+
+
+def test_a_trial_predicted_to_overrun_is_not_started(slow_plugins, mixed):
+    events: list[TrialFinished] = []
+    model = AutoML(
+        time_budget=12,
+        cv=3,
+        algorithms=["sleepy", "linear"],
+        portfolio=False,
+        explanations=False,
+        on_event=lambda e: events.append(e) if isinstance(e, TrialFinished) else None,
+    )
+    model.fit(mixed, target="bought")
+    sleepy = [e for e in events if e.algorithm == "sleepy"]
+    skipped = [e for e in sleepy if e.reason and e.reason.startswith("not started")]
+    # The first slow trial is stopped at its deadline; later ones are not started at all.
+    assert sleepy[0].state == "failed"
+    assert skipped and all(e.duration < 1.0 for e in skipped)
+
+
+# Cores: trials at once, or threads ------------------------------------------------------
+
+
+def test_small_tables_run_a_trial_per_core_large_ones_threads():
+    assert _cores(2, SMALL_TABLE_ROWS - 1, None) == (2, 1)
+    assert _cores(2, SMALL_TABLE_ROWS, None) == (1, 2)
+    assert _cores(2, 100, False) == (1, 2)
+    assert _cores(2, 10**6, True) == (2, 1)
+    assert _cores(1, 100, None) == (1, 1)
+
+
+def test_trials_run_at_once_overlap_and_all_count(mixed):
+    events: list[TrialFinished] = []
+    model = AutoML(
+        time_budget=120,
+        n_trials=6,
+        cv=3,
+        n_jobs=2,
+        algorithms=["linear", "lightgbm"],
+        explanations=False,
+        ensemble=False,
+        on_event=lambda e: events.append(e) if isinstance(e, TrialFinished) else None,
+    )
+    model.fit(mixed, target="bought")
+    assert len(events) == 6 and len({e.number for e in events}) == 6
+    spans = sorted((e.elapsed - e.duration, e.elapsed) for e in events)
+    # Two worker processes: some trial starts before the one before it has ended.
+    assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans))
+
+
+# Repeated cross-validation ------------------------------------------------------------
+
+
+def test_repeated_folds_hold_out_every_row_once_per_repeat():
+    y = np.array([0, 1] * 50)
+    folds = make_folds(y, Task.BINARY, 5, 0, [0, 1], repeats=3)
+    assert len(folds) == 15
+    held_out = np.concatenate([valid for _, valid in folds])
+    assert np.array_equal(np.bincount(held_out), np.full(100, 3))
+    # One repeat is the plain shuffled k-fold split, as before repeats existed.
+    from sklearn.model_selection import StratifiedKFold
+
+    plain = StratifiedKFold(5, shuffle=True, random_state=0).split(np.zeros(100), y)
+    once = make_folds(y, Task.BINARY, 5, 0, [0, 1])
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(once, plain, strict=True))
+
+
+def test_few_rows_get_more_repeats():
+    assert [cv_repeats(n) for n in (150, 999, 1000, 3999, 4000, 10**6)] == [3, 3, 2, 2, 1, 1]
+
+
+def test_a_repeated_search_scores_every_fold_of_every_repeat(mixed):
+    model = AutoML(
+        time_budget=120, n_trials=3, cv=3, cv_repeats=2, algorithms=["linear"], explanations=False
+    )
+    model.fit(mixed, target="bought")
+    cv = model.card["cv"]
+    assert cv["folds"] == 3 and cv["repeats"] == 2 and len(cv["fold_scores"]) == 6
+    assert cv["score"] == pytest.approx(np.mean(cv["fold_scores"]))
