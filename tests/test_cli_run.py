@@ -40,7 +40,8 @@ def test_run_then_predict(tmp_path, table, target, task, metric, good):
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert (summary["task"], summary["metric"], summary["target"]) == (task, metric, target)
-    assert len(summary["fold_scores"]) == 3
+    assert summary["cv"]["folds"] == 3
+    assert len(summary["fold_scores"]) == 3 * summary["cv"]["repeats"]
     assert np.isclose(summary["score"], np.mean(summary["fold_scores"]))
     assert sum(summary["trials"].values()) >= 6
     assert summary["leaderboard"][0]["algorithm"] == summary["algorithm"]

@@ -221,18 +221,22 @@ def test_three_workers_one_killed_mid_trial(postgres_url, table, tmp_path):
     assert f"{socket.gethostname()}:{workers[index].pid}" in processes
     assert len(processes) >= 3
 
-    # One process running the same five configurations finds the same scores.
+    # One process running the same queued first configurations finds the same scores
+    # (the others are sampled, by each process with its own seed).
     reference = run_cli(*_run_args(table, tmp_path / "alone", "--json"), timeout=180)
     assert reference.returncode == 0, reference.stderr
     alone = _study(f"{tmp_path / 'alone' / 'study.journal'}", "automl-alone")
-    shared_scores, alone_scores = _by_config(trials), _by_config(alone.trials)
-    assert len(alone_scores) == N_TRIALS
+    shared_scores = _by_config(trials)
+    alone_scores = _by_config(t for t in alone.trials if "fixed_params" in t.system_attrs)
+    assert len(alone_scores) >= 3 and len(_by_config(alone.trials)) == N_TRIALS
     for config, value in alone_scores.items():
         assert shared_scores.get(config) == pytest.approx(value, rel=1e-9), table_of_trials
     card = json.loads((tmp_path / "run" / "model_card.json").read_text())
     alone_card = json.loads(reference.stdout)
-    assert card["best"]["algorithm"] == alone_card["algorithm"]
-    assert card["cv"]["score"] == pytest.approx(alone_card["score"], rel=1e-9)
+    # Both exported their best trial, which is at least as good as every queued one.
+    assert card["cv"]["score"] == pytest.approx(max(shared_scores.values()), rel=1e-9)
+    assert alone_card["score"] == pytest.approx(max(_by_config(alone.trials).values()), rel=1e-9)
+    assert card["cv"]["score"] >= max(alone_scores.values()) - 1e-12
     assert card["trials"]["complete"] == N_TRIALS
 
     # The password is in no log and not in the model card.
