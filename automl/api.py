@@ -39,9 +39,15 @@ from automl.search import (
 from automl.worker import Worker
 
 DEFAULT_METRICS = {Task.BINARY: "roc_auc", Task.MULTICLASS: "log_loss", Task.REGRESSION: "rmse"}
-# Under this many rows the cores run one trial each, one thread per fit; from it on, one
-# trial at a time with a thread per core (benchmarks/parallel.py measures both ways).
+# Under this many rows a process running one trial at a time (an `automl worker`) fits
+# with one thread: waking a second costs more than it saves.
 SMALL_TABLE_ROWS = 20_000
+# The cores run a trial each, one thread per fit, in a worker process each holding the
+# table: benchmarks/parallel.py measured the same 8 trials 3.7 to 8 times faster that way
+# than one at a time with two threads, from 1,000 to 50,000 rows. Only when that many
+# copies of the table (and one more for the run) would take more than this share of the
+# memory available does one trial at a time use all the cores as threads.
+PARALLEL_MEMORY_SHARE = 0.5
 # Tables under these many rows get their k-fold cross-validation repeated (3 and 2 times),
 # so the chosen model is not the one that happened to suit one split of few rows.
 REPEAT_ROWS = ((1_000, 3), (4_000, 2))
@@ -68,10 +74,10 @@ class AutoML:
     cv_repeats: how many times the k-fold cross-validation is repeated over other
         shuffles; None: 3 times under 1,000 rows, twice under 4,000, else once.
     seed: seeds the folds, the sampler and the estimators.
-    n_jobs: cores to use; -1 for all. On tables under 20,000 rows they run that many
-        trials at once, one thread each (each in its own worker process); on larger ones
-        one trial at a time with that many threads per fit (see `parallel_trials`).
-    parallel_trials: True or False overrides that choice; None decides by the rows.
+    n_jobs: cores to use; -1 for all. They run that many trials at once, one thread each
+        (each in its own worker process), unless that many copies of the table would not
+        fit in half the available memory: then one trial at a time uses them as threads.
+    parallel_trials: True or False overrides that choice; None decides by memory.
     storage: an Optuna storage URL for the trials (default: a file in `output`, if any),
         or the path of a journal file; with a database, `automl worker` processes on other
         machines can join the search (see docs/distributed.md).
@@ -173,7 +179,8 @@ class AutoML:
         algorithms = self._algorithms(schema.task)
         X = data.prepare(frame, schema, source)
         y = data.encode_target(frame[target], schema)
-        parallel, threads = _cores(self.n_jobs, len(X), self.parallel_trials)
+        table_bytes = int(X.memory_usage(deep=True).sum())
+        parallel, threads = _cores(self.n_jobs, table_bytes, self.parallel_trials)
         settings = Settings(
             metric=metric,
             algorithms=algorithms,
@@ -603,16 +610,30 @@ def _all_cores() -> int:
     return max(1, cores or 1)
 
 
-def _cores(n_jobs: int, n_rows: int, parallel_trials: bool | None) -> tuple[int, int]:
-    """(trials at once, threads per fit) for `n_jobs` cores (-1: all): on small tables a
-    trial per core, as threads there cost more than they save; else one trial with them
-    all."""
+def _cores(
+    n_jobs: int, table_bytes: int, parallel_trials: bool | None, available: int | None = None
+) -> tuple[int, int]:
+    """(trials at once, threads per fit) for `n_jobs` cores (-1: all): a trial per core,
+    unless that many copies of the table would not fit in PARALLEL_MEMORY_SHARE of the
+    `available` memory (default: what the system says is available)."""
     cores = n_jobs if n_jobs is not None and n_jobs >= 1 else _all_cores()
     if parallel_trials is None:
-        parallel_trials = n_rows < SMALL_TABLE_ROWS
+        if available is None:
+            available = _available_memory()
+        parallel_trials = (
+            available is None or table_bytes * (cores + 1) <= PARALLEL_MEMORY_SHARE * available
+        )
     if parallel_trials and cores > 1:
         return cores, 1
     return 1, cores
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available to new processes, where the system says (Linux)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def cv_repeats(n_rows: int) -> int:

@@ -11,7 +11,7 @@ import pytest
 from support import make_mixed
 
 from automl import AutoML
-from automl.api import SMALL_TABLE_ROWS, _cores, cv_repeats
+from automl.api import _cores, cv_repeats
 from automl.contract import SearchContext, Task
 from automl.data import encode_target, infer_schema, prepare
 from automl.events import TrialFinished
@@ -165,12 +165,15 @@ def test_a_trial_predicted_to_overrun_is_not_started(slow_plugins, mixed):
 # Cores: trials at once, or threads ------------------------------------------------------
 
 
-def test_small_tables_run_a_trial_per_core_large_ones_threads():
-    assert _cores(2, SMALL_TABLE_ROWS - 1, None) == (2, 1)
-    assert _cores(2, SMALL_TABLE_ROWS, None) == (1, 2)
+def test_each_core_runs_a_trial_unless_the_copies_would_not_fit_in_memory():
+    gigabyte = 2**30
+    assert _cores(2, 100 * 2**20, None, available=8 * gigabyte) == (2, 1)
+    # Three copies (two workers and the run) of 2 GB exceed half of 8 GB: threads.
+    assert _cores(2, 2 * gigabyte, None, available=8 * gigabyte) == (1, 2)
     assert _cores(2, 100, False) == (1, 2)
-    assert _cores(2, 10**6, True) == (2, 1)
+    assert _cores(2, 2 * gigabyte, True, available=gigabyte) == (2, 1)
     assert _cores(1, 100, None) == (1, 1)
+    assert _cores(4, 100, None, available=8 * gigabyte) == (4, 1)
 
 
 def test_trials_run_at_once_overlap_and_all_count(mixed):

@@ -106,8 +106,8 @@ def cli(ctx: click.Context) -> None:
     type=int,
     default=-1,
     show_default=True,
-    help="Cores to use; -1 uses every core. Under 20,000 rows a trial runs on each,"
-    " one thread per fit; on larger tables one trial uses them all.",
+    help="Cores to use; -1 uses every core. Each runs a trial, one thread per fit (one"
+    " trial uses them as threads when a copy of the table per core would not fit in memory).",
 )
 @click.option(
     "--output",
