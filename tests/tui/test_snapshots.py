@@ -63,7 +63,9 @@ def snap_compare(snap_compare):
 def fitted(tmp_path_factory: pytest.TempPathFactory) -> tuple[AutoML, pd.DataFrame, Path]:
     """A small model of the churn table, its timings fixed so the screens are stable."""
     output = tmp_path_factory.mktemp("snapshots") / "churn-model"
-    model = AutoML(time_budget=60, n_trials=3, cv=3, algorithms=["linear"], seed=0)
+    # One trial at a time: trials run at once would make the sampler, and so the screens,
+    # depend on which finished first.
+    model = AutoML(time_budget=60, n_trials=3, cv=3, algorithms=["linear"], seed=0, n_jobs=1)
     model.fit(ROOT / CHURN, "churned", output=output)
     model.card_["timing"] = {"search_seconds": 4.2, "refit_seconds": 0.3, "wall_seconds": 6.0}
     for row in model.card_["leaderboard"]:
