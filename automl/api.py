@@ -35,6 +35,7 @@ from automl.search import (
     make_sampler,
     quiet_optuna,
     ranked_trials,
+    search_rows,
 )
 from automl.worker import Worker
 
@@ -194,6 +195,7 @@ class AutoML:
             early_stopping=self.early_stopping,
             repeats=self.cv_repeats or cv_repeats(len(X)),
             parallel=parallel,
+            search_rows=self._search_rows(output, resume),
         )
         fingerprint = data.fingerprint(frame)
         modules = _estimator_modules(algorithms, schema.task)
@@ -261,6 +263,23 @@ class AutoML:
             )
             return None
 
+    def _search_rows(self, output: Path | None, resume: bool) -> int:
+        """The rows the trials may use: those the resumed run used, or from the budget."""
+        if resume:
+            try:  # what is wrong with the storage is said when the study is opened
+                storage = study.make_storage(self.storage, output, create=False)
+                stored = study.stored_run(storage, self._study_name(output))
+            except UsageError:
+                stored = {}
+            if stored.get("search_rows"):
+                return int(stored["search_rows"])
+        return search_rows(self.time_budget)
+
+    def _study_name(self, output: Path | None) -> str:
+        return self.study or (
+            f"{study.STUDY_PREFIX}-{output.resolve().name}" if output else study.STUDY_PREFIX
+        )
+
     def _check_output(self, output: Path | None, resume: bool, force: bool) -> None:
         if self._claim is not None:  # an earlier fit of this object that failed
             self._claim.close()
@@ -288,6 +307,7 @@ class AutoML:
             "metric": settings.metric.name,
             "cv": settings.cv,
             "cv_repeats": settings.repeats,
+            "search_rows": settings.search_rows,
             "seed": settings.seed,
             "algorithms": [a.name for a in settings.algorithms],
             "fingerprint": fingerprint,
@@ -312,9 +332,7 @@ class AutoML:
     ) -> tuple[Any, bool]:
         settings = runner.settings
         storage = study.make_storage(self.storage, output)
-        name = self.study or (
-            f"{study.STUDY_PREFIX}-{output.resolve().name}" if output else study.STUDY_PREFIX
-        )
+        name = self._study_name(output)
         if force and output is not None:
             (output / bundle.CARD_JSON).unlink(missing_ok=True)
             study.delete_study(storage, name)

@@ -105,6 +105,7 @@ def join(
         cv=run["cv"],
         seed=run["seed"],
         repeats=run.get("cv_repeats", 1),
+        search_rows=run.get("search_rows"),
         n_jobs=_resolve_n_jobs(n_jobs, len(X)),
         n_trials=job.get("n_trials"),
         ensemble=False,  # out-of-fold predictions stay in the run's memory

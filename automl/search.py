@@ -43,6 +43,11 @@ REFIT_SAFETY = 1.5
 # would take most of a short budget for one trial (measured: 15 s a fold for LightGBM on
 # 800,000 rows); the winner is refitted on all rows.
 SEARCH_ROWS = 100_000
+# ... and on shorter budgets a sample of this many rows per second of budget, at least
+# MIN_SEARCH_ROWS: at 10 s, 5-fold cross-validation of even one boosted model on 30,000
+# rows or more did not finish (benchmarks/compare.py: no model on 2 of 12 tables).
+SEARCH_ROWS_PER_SECOND = 1_000
+MIN_SEARCH_ROWS = 10_000
 # An algorithm whose trials raise this many times in a row is not tried again.
 MAX_ERRORS_IN_A_ROW = 3
 # After this many trials in a row were not started, as predicted to overrun, the search
@@ -149,18 +154,27 @@ class Settings:
     repeats: int = 1
     # Trials run at once by this process, each in its own worker process.
     parallel: int = 1
+    # Trials use a sample of at most this many rows (None: SEARCH_ROWS).
+    search_rows: int | None = None
 
 
-def search_sample(y: np.ndarray, task: Task, seed: int) -> np.ndarray:
-    """The rows the trials use: all of them, or on tables of more than SEARCH_ROWS rows a
-    seeded (stratified, for classification) sample of that many, sorted."""
+def search_rows(time_budget: float) -> int:
+    """How many rows the trials may use with this budget (see SEARCH_ROWS)."""
+    return int(min(SEARCH_ROWS, max(MIN_SEARCH_ROWS, SEARCH_ROWS_PER_SECOND * time_budget)))
+
+
+def search_sample(y: np.ndarray, task: Task, seed: int, size: int | None = None) -> np.ndarray:
+    """The rows the trials use: all of them, or on tables of more than `size` rows
+    (default SEARCH_ROWS) a seeded (stratified, for classification) sample of that many,
+    sorted."""
+    size = SEARCH_ROWS if size is None else size
     rows = np.arange(len(y))
-    if len(y) <= SEARCH_ROWS:
+    if len(y) <= size:
         return rows
     from sklearn.model_selection import train_test_split
 
     stratify = y if task.is_classification and np.bincount(y).min() >= 2 else None
-    kept, _ = train_test_split(rows, train_size=SEARCH_ROWS, stratify=stratify, random_state=seed)
+    kept, _ = train_test_split(rows, train_size=size, stratify=stratify, random_state=seed)
     return np.sort(kept)
 
 
@@ -359,7 +373,7 @@ class Search:
         self.algorithms = {a.name: a for a in settings.algorithms}
         # On big tables the trials see a seeded sample of the rows (the same in every
         # process sharing the study); the winner is refitted on all of them.
-        self.sample = search_sample(y, settings.task, settings.seed)
+        self.sample = search_sample(y, settings.task, settings.seed, settings.search_rows)
         self.folds = [
             (self.sample[train], self.sample[valid])
             for train, valid in make_folds(

@@ -188,6 +188,13 @@ def open_study(
     return study, True
 
 
+def stored_run(storage: Any, name: str) -> dict[str, Any]:
+    """The run settings stored with the study `name`, or {} if there is no such study."""
+    if name not in {s.study_name for s in optuna.get_all_study_summaries(storage)}:
+        return {}
+    return dict(optuna.load_study(study_name=name, storage=storage).user_attrs.get(RUN_ATTR, {}))
+
+
 def delete_study(storage: Any, name: str) -> None:
     """Forget the study `name` (for `run --force`), if the storage holds one."""
     if name in {s.study_name for s in optuna.get_all_study_summaries(storage)}:

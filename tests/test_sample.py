@@ -35,3 +35,27 @@ def test_trials_on_a_sample_and_the_refit_on_every_row(monkeypatch, tmp_path, mi
     )
     # The diagnostics are drawn from the out-of-fold predictions of the sampled rows.
     assert "confusion_matrix.png" in card["files"]
+
+
+def test_short_budgets_search_a_smaller_sample():
+    assert [search.search_rows(b) for b in (1, 10, 30, 60, 100, 3600)] == [
+        10_000,
+        10_000,
+        30_000,
+        60_000,
+        100_000,
+        100_000,
+    ]
+
+
+def test_a_resumed_run_keeps_the_sample_of_the_interrupted_one(tmp_path, mixed):
+    first = automl.AutoML(time_budget=60, n_trials=1, cv=3, algorithms=["linear"])
+    first.fit(mixed, "bought", output=tmp_path / "m")
+    # Another budget would size another sample; resuming keeps the stored one, so the
+    # trials of both runs were scored on the same rows and folds.
+    (tmp_path / "m" / "model_card.json").unlink()
+    again = automl.AutoML(
+        time_budget=20, n_trials=2, cv=3, algorithms=["linear"], explanations=False
+    )
+    again.fit(mixed, "bought", output=tmp_path / "m", resume=True)
+    assert again.card["study"]["resumed"] and again.card["trials"]["complete"] == 2
