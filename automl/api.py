@@ -195,7 +195,7 @@ class AutoML:
             early_stopping=self.early_stopping,
             repeats=self.cv_repeats or cv_repeats(len(X)),
             parallel=parallel,
-            search_rows=self._search_rows(output, resume),
+            search_rows=self._search_rows(output, resume, schema),
         )
         fingerprint = data.fingerprint(frame)
         modules = _estimator_modules(algorithms, schema.task)
@@ -263,7 +263,7 @@ class AutoML:
             )
             return None
 
-    def _search_rows(self, output: Path | None, resume: bool) -> int:
+    def _search_rows(self, output: Path | None, resume: bool, schema: data.Schema) -> int:
         """The rows the trials may use: those the resumed run used, or from the budget."""
         if resume:
             try:  # what is wrong with the storage is said when the study is opened
@@ -273,7 +273,7 @@ class AutoML:
                 stored = {}
             if stored.get("search_rows"):
                 return int(stored["search_rows"])
-        return search_rows(self.time_budget)
+        return search_rows(self.time_budget, len(schema.classes or ()))
 
     def _study_name(self, output: Path | None) -> str:
         return self.study or (

@@ -43,11 +43,13 @@ REFIT_SAFETY = 1.5
 # would take most of a short budget for one trial (measured: 15 s a fold for LightGBM on
 # 800,000 rows); the winner is refitted on all rows.
 SEARCH_ROWS = 100_000
-# ... and on shorter budgets a sample of this many rows per second of budget, at least
-# MIN_SEARCH_ROWS: at 10 s, 5-fold cross-validation of even one boosted model on 30,000
-# rows or more did not finish (benchmarks/compare.py: no model on 2 of 12 tables).
+# ... and on shorter budgets a sample of this many rows per second of budget, divided by
+# the trees a boosted model grows per round (one per class for multiclass), at least
+# MIN_SEARCH_ROWS: at 10 s, 5-fold cross-validation of even one boosted model did not
+# finish on 30,000 rows or more (benchmarks/compare.py: no model on 2 of 12 tables), nor on
+# a 10,000-row sample of a 4-class table (1.5 s a fold for LightGBM's first trial).
 SEARCH_ROWS_PER_SECOND = 1_000
-MIN_SEARCH_ROWS = 10_000
+MIN_SEARCH_ROWS = 5_000
 # An algorithm whose trials raise this many times in a row is not tried again.
 MAX_ERRORS_IN_A_ROW = 3
 # After this many trials in a row were not started, as predicted to overrun, the search
@@ -158,9 +160,11 @@ class Settings:
     search_rows: int | None = None
 
 
-def search_rows(time_budget: float) -> int:
+def search_rows(time_budget: float, n_classes: int | None = None) -> int:
     """How many rows the trials may use with this budget (see SEARCH_ROWS)."""
-    return int(min(SEARCH_ROWS, max(MIN_SEARCH_ROWS, SEARCH_ROWS_PER_SECOND * time_budget)))
+    per_round = n_classes if n_classes and n_classes > 2 else 1
+    rows = SEARCH_ROWS_PER_SECOND * time_budget / per_round
+    return int(min(SEARCH_ROWS, max(MIN_SEARCH_ROWS, rows)))
 
 
 def search_sample(y: np.ndarray, task: Task, seed: int, size: int | None = None) -> np.ndarray:
