@@ -579,16 +579,21 @@ class Search:
             raise optuna.TrialPruned()
 
     def _surplus(self, trial: optuna.Trial) -> bool:
-        """Whether Optuna sampled a new trial only because another process took the queued
-        one this process saw (in a stored study, with --n-trials all done or under way)."""
+        """Whether the trial would go beyond --n-trials, counted over every process and
+        thread sharing a stored study: Optuna sampled it because another process took the
+        queued one this process saw, or it is a queued first trial beyond the count."""
         n_trials = self.settings.n_trials
         if n_trials is None or isinstance(trial.storage, optuna.storages.InMemoryStorage):
             return False
         queued = trial.storage.get_trial_system_attrs(trial._trial_id)
-        if "fixed_params" in queued or "failed_trial" in queued:
+        if "failed_trial" in queued:  # a dead process's trial, run again: it counts once
             return False
         trials = trial.study.get_trials(deepcopy=False)
-        return counted(trials) + running(trials) - 1 >= n_trials
+        # A dead process's trial queued to run again is under way too.
+        retries = sum(
+            t.state is TrialState.WAITING and "failed_trial" in t.system_attrs for t in trials
+        )
+        return counted(trials) + running(trials) + retries - 1 >= n_trials
 
     def _cross_validate(self, trial: optuna.Trial, candidate: Any, params: dict) -> float:
         deadline = self._trial_deadline(trial.study)

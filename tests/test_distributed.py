@@ -208,13 +208,14 @@ def test_three_workers_one_killed_mid_trial(postgres_url, table, tmp_path):
     table_of_trials = f"killed {workers[index].pid}\n" + "\n".join(
         f"{t.number} {t.state.name} {t.value} {t.params.get('algorithm')}"
         f" {t.user_attrs.get('process')} {t.system_attrs} {t.datetime_start} {t.datetime_complete}"
+        f" {t.user_attrs.get('reason')}"
         for t in trials
     )
     assert not [t for t in trials if t.state.name in ("RUNNING", "WAITING")], table_of_trials
     # The killed trial was failed (its heartbeat stopped) and run again to completion.
     assert trials[killed.number].state.name == "FAIL"
     retries = [t for t in trials if t.system_attrs.get("failed_trial") == killed.number]
-    assert [t.state.name for t in retries] == ["COMPLETE"]
+    assert [t.state.name for t in retries] == ["COMPLETE"], table_of_trials
     assert retries[0].params == killed.params
     # Each trial names the process that ran it: the killed worker and at least two others.
     processes = {t.user_attrs["process"] for t in trials}
@@ -237,7 +238,7 @@ def test_three_workers_one_killed_mid_trial(postgres_url, table, tmp_path):
     assert card["cv"]["score"] == pytest.approx(max(shared_scores.values()), rel=1e-9)
     assert alone_card["score"] == pytest.approx(max(_by_config(alone.trials).values()), rel=1e-9)
     assert card["cv"]["score"] >= max(alone_scores.values()) - 1e-12
-    assert card["trials"]["complete"] == N_TRIALS
+    assert card["trials"]["complete"] == N_TRIALS, table_of_trials
 
     # The password is in no log and not in the model card.
     for path in [*logs, *(tmp_path / "run").glob("model_card.*")]:
