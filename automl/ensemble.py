@@ -152,7 +152,8 @@ class _Entry(NamedTuple):
 class Pool:
     """The out-of-fold predictions of the best complete trials, for `select`.
 
-    Holds at most `capacity` trials: a better trial pushes out the worst. Only trials of
+    Holds at most `capacity` trials: the best of each algorithm, then the best of the
+    rest; a better trial pushes out the worst of the rest. Only trials of
     this process are in it; the study's storage keeps no predictions.
     """
 
@@ -175,8 +176,23 @@ class Pool:
             return
         self.predictions[number] = oof
         self.entries[number] = _Entry(value, algorithm, fold_seconds)
-        for dropped in self.ranked()[self.capacity :]:
+        for dropped in self._kept_order()[self.capacity :]:
             del self.predictions[dropped], self.entries[dropped]
+
+    def _kept_order(self) -> list[int]:
+        """Trials in the order they are kept: each algorithm's best first (best first
+        among them), then the rest, best first.
+
+        The selection gains most from models that err differently, and the best trials
+        of a long search are often one algorithm's near-copies; so each algorithm's best
+        keeps its place while it is among the `capacity` best algorithms.
+        """
+        ranked = self.ranked()
+        leaders: dict[str, int] = {}
+        for number in ranked:
+            leaders.setdefault(self.entries[number].algorithm, number)
+        first = list(leaders.values())
+        return first + [n for n in ranked if n not in first]
 
     def ranked(self) -> list[int]:
         """Trial numbers, best first (ties: the earlier trial)."""

@@ -104,6 +104,19 @@ def test_the_pool_keeps_the_best_trials_within_its_capacity():
     assert ensemble.Pool.for_table(ROC_AUC, 300, 2, enabled=False).capacity == 0
 
 
+def test_the_pool_keeps_each_algorithms_best_before_near_copies_of_the_leader():
+    pool = ensemble.Pool(ROC_AUC, capacity=3)
+    offers = [(0, "knn", 0.70), (1, "lightgbm", 0.90), (2, "lightgbm", 0.89)]
+    offers += [(3, "lightgbm", 0.88), (4, "linear", 0.80), (5, "lightgbm", 0.91)]
+    for number, algorithm, value in offers:
+        pool.offer(number, algorithm, value, 0.1, np.zeros(4))
+    # Three algorithms' bests fill the pool: LightGBM's fourth-best near-copies are not
+    # kept over the k-NN and linear models, worse alone but different.
+    assert pool.ranked() == [5, 4, 0]
+    pool.offer(6, "linear", 0.85, 0.1, np.zeros(4))  # linear's new best replaces its old
+    assert pool.ranked() == [5, 6, 0] and set(pool.predictions) == {5, 6, 0}
+
+
 def _search(table, target: str, n_trials: int, algorithms: list[str], repeats: int = 1):
     schema = infer_schema(table, target, None, "test")
     registry = get_registry()
