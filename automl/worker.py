@@ -312,6 +312,13 @@ def _serve(receive: Connection, send: Connection) -> None:
                 send.send(("error", describe(exc)))
 
 
+def _as_float64(predictions: Any, classification: bool) -> np.ndarray:
+    """Predictions as float64; probability rows summed to 1 again in float64, since a
+    model's float32 rows (XGBoost's) miss 1 by more than the metrics' checks allow."""
+    values = np.asarray(predictions, dtype=float)
+    return values / values.sum(axis=1, keepdims=True) if classification else values
+
+
 def _cross_validate(candidate, X, y, folds, classification, receive, send) -> None:
     for fold, (train, valid) in enumerate(folds):
         try:
@@ -323,7 +330,7 @@ def _cross_validate(candidate, X, y, folds, classification, receive, send) -> No
         except Exception as exc:
             send.send(("error", describe(exc)))
             return
-        send.send(("fold", fold, np.asarray(predictions, dtype=float), seconds, rounds))
+        send.send(("fold", fold, _as_float64(predictions, classification), seconds, rounds))
         if receive.recv()[0] == "stop":
             break
     send.send(("done",))
