@@ -605,7 +605,12 @@ class Search:
         worker = self.idle.get()
         begun = time.perf_counter()
         running = 0.0  # seconds of a fold stopped at the deadline: at least its cost
-        results = worker.cross_validate(candidate, deadline, self.cancel)
+        # Once a model exists, a first fold slower than its share of the trial's time
+        # says the trial cannot finish: it is stopped then, not at the deadline.
+        now = time.monotonic()
+        window = max(deadline - now, 0.0)
+        first_fold_by = now + window / k if _complete(trial.study) else None
+        results = worker.cross_validate(candidate, deadline, self.cancel, first_fold_by)
         scoring = 0.0
         try:
             for result in results:
@@ -625,7 +630,11 @@ class Search:
                     raise optuna.TrialPruned()
         except TimeUp:
             running = time.perf_counter() - begun - sum(seconds)
-            self._fail(trial, "stopped: it would not finish within the time budget", error=False)
+            if seconds or first_fold_by is None or time.monotonic() >= deadline:
+                reason = "stopped: it would not finish within the time budget"
+            else:
+                reason = f"stopped: its first fold took over 1/{k} of the {window:.1f} s it had"
+            self._fail(trial, reason, error=False)
         except TrialFailed as exc:
             self._fail(trial, str(exc))
         finally:

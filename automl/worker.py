@@ -154,20 +154,27 @@ class Worker:
         self._data_sent = False
 
     def cross_validate(
-        self, candidate: Candidate, deadline: float, cancel: threading.Event | None = None
+        self,
+        candidate: Candidate,
+        deadline: float,
+        cancel: threading.Event | None = None,
+        first_fold_by: float | None = None,
     ) -> Iterator[FoldResult]:
         """Yield each fold's out-of-fold predictions (probabilities for classification).
 
         Closing the iterator early stops the trial after the current fold. Raises `TimeUp`
-        at `deadline` (a `time.monotonic()` value), `Cancelled` when `cancel` is set and
-        `TrialFailed` when the fit raises or the worker dies.
+        at `deadline` (a `time.monotonic()` value), or at `first_fold_by` if the first
+        fold has not finished by then, `Cancelled` when `cancel` is set and `TrialFailed`
+        when the fit raises or the worker dies.
         """
         self._request(("cv", candidate))
         finished = False
+        waiting_for = deadline if first_fold_by is None else min(first_fold_by, deadline)
         try:
             while True:
                 try:
-                    kind, *payload = self._wait(deadline, cancel)
+                    kind, *payload = self._wait(waiting_for, cancel)
+                    waiting_for = deadline
                 except TrialFailed:
                     finished = True  # the worker reported the error and is idle again
                     raise

@@ -57,16 +57,37 @@ def test_one_slow_trial_cannot_blow_the_budget(slow_plugins, mixed):
     model.fit(mixed, target="bought")
     stopped = [e for e in _finished(events) if e.algorithm == "sleepy"]
     assert stopped, "the sampler never tried the slow algorithm"
-    # Stopped at its deadline; later trials of it are predicted to overrun, not started.
-    assert stopped[0].state == "failed" and "time budget" in stopped[0].reason
+    # Stopped at its deadline or, once the linear model exists, as soon as its first fold
+    # overran its share of the trial's time; later trials of it are predicted to
+    # overrun, not started.
+    assert stopped[0].state == "failed" and stopped[0].reason.startswith("stopped: ")
     assert all(
-        (e.state == "failed" and "time budget" in e.reason)
+        (e.state == "failed" and ("time budget" in e.reason or "first fold took" in e.reason))
         or (e.state == "pruned" and e.reason.startswith("not started: predicted"))
         for e in stopped
     )
     assert model.card["best"]["algorithm"] == "linear"
     # The sleeper asks for an hour; the run still ends within the promised bound.
     assert model.card["timing"]["wall_seconds"] <= 1.1 * budget + 5
+
+
+def test_once_a_model_exists_a_trial_whose_first_fold_overruns_its_share_stops_then(
+    slow_plugins, mixed
+):
+    events = []
+    # One trial at a time: the linear model is complete before the sleeper starts.
+    model = AutoML(
+        time_budget=8, cv=3, algorithms=["linear", "sleepy"], n_jobs=1, on_event=events.append
+    )
+    model.fit(mixed, target="bought")
+    finished = _finished(events)
+    assert finished[0].algorithm == "linear" and finished[0].state == "complete"
+    stopped = [e for e in finished if e.algorithm == "sleepy" and e.state == "failed"]
+    assert stopped, "the sleeper never started"
+    assert "its first fold took over 1/9 of the" in stopped[0].reason  # 3 folds x 3 repeats
+    # A third of its time, not the search's end: the linear model could go on searching.
+    assert stopped[0].duration < 8 / 3
+    assert len([e for e in finished if e.algorithm == "linear"]) > 1
 
 
 def test_nothing_finished_in_time_is_a_clear_failure(slow_plugins, mixed):
