@@ -57,6 +57,8 @@ MAX_ERRORS_IN_A_ROW = 3
 MAX_SKIPPED_IN_A_ROW = 20
 # Once one trial is complete, no single trial may take more than this share of the search.
 MAX_TRIAL_SHARE = 0.4
+# A trial is never stopped for a slow first fold before it has run this long.
+MIN_FIRST_FOLD_SECONDS = 1.0
 # The refit reserve covers this many of the best trials, so a usual ensemble can be refitted;
 # the part beyond the best trial's refit is capped at this share of the budget, so on large
 # tables, where refits are long, the ensemble does not eat the search.
@@ -606,10 +608,14 @@ class Search:
         begun = time.perf_counter()
         running = 0.0  # seconds of a fold stopped at the deadline: at least its cost
         # Once a model exists, a first fold slower than its share of the trial's time
-        # says the trial cannot finish: it is stopped then, not at the deadline.
+        # says the trial cannot finish: it is stopped then, not at the deadline. Not on
+        # a process that has not fitted yet (its start-up would count), nor within
+        # MIN_FIRST_FOLD_SECONDS (stopping sooner saves little and may lose a model).
         now = time.monotonic()
         window = max(deadline - now, 0.0)
-        first_fold_by = now + window / k if _complete(trial.study) else None
+        first_fold_by = None
+        if _complete(trial.study) and worker.warm:
+            first_fold_by = now + max(window / k, MIN_FIRST_FOLD_SECONDS)
         results = worker.cross_validate(candidate, deadline, self.cancel, first_fold_by)
         scoring = 0.0
         try:

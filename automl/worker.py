@@ -140,6 +140,13 @@ class Worker:
         self._spare: _Process | None = None  # started once the first fold is in
         self._data: tuple[Any, ...] | None = None
         self._data_sent = False
+        self._warm = False
+
+    @property
+    def warm(self) -> bool:
+        """Whether the current process has the table and has fitted on it already: then
+        a fold's time is the fit's, not the process's start-up, imports and data."""
+        return self._warm and self._alive()
 
     def set_data(
         self,
@@ -151,7 +158,7 @@ class Worker:
     ) -> None:
         """The table to fit on, its folds, and how many threads any fit may use."""
         self._data = (X, y, list(folds), classification, threads)
-        self._data_sent = False
+        self._data_sent = self._warm = False
 
     def cross_validate(
         self,
@@ -183,6 +190,7 @@ class Worker:
                     return
                 if self._spare is None:
                     self._spare = _Process(self._preload)
+                self._warm = True
                 yield FoldResult(*payload)
                 self._send_message(("continue",))
         finally:
@@ -238,7 +246,7 @@ class Worker:
         spare = self._spare
         self._current = spare if spare is not None and spare.alive() else _Process(self._preload)
         self._spare = None
-        self._data_sent = False
+        self._data_sent = self._warm = False
 
     def _request(self, message: tuple[Any, ...]) -> None:
         if not self._alive():
