@@ -15,6 +15,10 @@ budget row. The report goes to stdout (markdown) and, with the raw runs, to
 ``benchmarks/results/compare-<timestamp>.json``. ``--merge`` takes the runs of the systems
 not run now from such files, once their seed, cores and splits are checked to be this
 run's.
+
+With ``--splits N``, each table under 2,000 rows is scored on N seeded splits (split i
+made with seed + i; the systems keep ``--seed``), and its score is the mean over them: a
+test set of 45 rows (wine) says more about the split than about the systems.
 """
 
 from __future__ import annotations
@@ -56,6 +60,33 @@ RESULTS_DIR = HERE / "results"
 AUTOGLUON_PYTHON = HERE / ".venv-autogluon" / "bin" / "python"
 TEST_SIZE = 0.25
 TIE_TOLERANCE = 0.001
+# A table's split i > 0 is run under this key, e.g. wine@2; split 0 keeps the table's name,
+# so results made with one split merge with runs made with several.
+SPLIT_MARK = "@"
+
+
+def split_key(name: str, index: int) -> str:
+    """The key of a table's split ``index``: its name for the first, ``name@index`` after."""
+    return name if index == 0 else f"{name}{SPLIT_MARK}{index}"
+
+
+def table_name(key: str) -> str:
+    """The table a split key belongs to."""
+    return key.split(SPLIT_MARK, 1)[0]
+
+
+def split_keys(args: argparse.Namespace) -> dict[str, list[str]]:
+    """Each table's split keys: ``--splits`` of them for the small tables, else one; from
+    ``--first-split`` on (tables with no split left are left out)."""
+    keys = {
+        name: [
+            split_key(name, i)
+            for i in range(args.splits if name in DATASET_SETS["small"] else 1)
+            if i >= args.first_split
+        ]
+        for name in args.datasets
+    }
+    return {name: found for name, found in keys.items() if found}
 
 
 # --------------------------------------------------------------------------- one run
@@ -100,11 +131,12 @@ def _classes(train: pd.DataFrame, dataset: Dataset) -> list[Any] | None:
 def run_one(
     system: str, dataset_name: str, budget: int, seed: int, n_jobs: int, split_dir: Path
 ) -> dict[str, Any]:
-    """Fit one system on a written split in this process; save its test predictions.
+    """Fit one system on a written split (``dataset_name`` is its key) in this process;
+    save its test predictions.
 
     Failures are recorded in the ``error`` field instead of raised.
     """
-    dataset = DATASETS[dataset_name]
+    dataset = DATASETS[table_name(dataset_name)]
     record = new_record(system, dataset_name, budget)
     try:
         train = pd.read_parquet(split_dir / "train.parquet")
@@ -127,8 +159,9 @@ def run_one(
 def new_record(
     system: str, dataset_name: str, budget: int, error: str | None = None
 ) -> dict[str, Any]:
-    """A result record without a score yet (lgbm runs have no budget)."""
-    task = DATASETS[dataset_name].task
+    """A result record without a score yet (lgbm runs have no budget); ``dataset_name``
+    is the split's key."""
+    task = DATASETS[table_name(dataset_name)].task
     return {
         "system": system,
         "dataset": dataset_name,
@@ -242,22 +275,29 @@ def pin_to_cores(n_jobs: int) -> list[int] | None:
 
 
 def write_splits(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    """Write every table's split under ``workdir``; the tables' facts, split hashes included."""
-    return {name: write_split(DATASETS[name], args.seed, workdir / name) for name in args.datasets}
+    """Write every split under ``workdir``; the facts of each, keyed by split key, with
+    its hash."""
+    return {
+        key: write_split(DATASETS[name], args.seed + index, workdir / key)
+        for name, keys in split_keys(args).items()
+        for index, key in enumerate(keys, start=args.first_split)
+    }
 
 
 def run_all(args: argparse.Namespace, workdir: Path) -> dict:
-    """Every run of the comparison on the written splits, keyed by (system, table, budget)."""
+    """Every run of the comparison on the written splits, keyed by (system, split key,
+    budget)."""
     runs: dict[tuple[str, str, int | None], dict[str, Any]] = {}
-    for name in args.datasets:
-        split_dir = workdir / name
-        for system in args.systems:
-            for budget in [0] if system == "lgbm" else args.budgets:
-                label = f"{system} on {name}" + ("" if system == "lgbm" else f" at {budget} s")
-                print(f"running {label} ...", file=sys.stderr, flush=True)
-                record = run_in_subprocess(system, name, budget, args, split_dir)
-                score_record(record, split_dir, DATASETS[name])
-                runs[(system, name, record["budget"])] = record
+    for name, keys in split_keys(args).items():
+        for key in keys:
+            split_dir = workdir / key
+            for system in args.systems:
+                for budget in [0] if system == "lgbm" else args.budgets:
+                    label = f"{system} on {key}" + ("" if system == "lgbm" else f" at {budget} s")
+                    print(f"running {label} ...", file=sys.stderr, flush=True)
+                    record = run_in_subprocess(system, key, budget, args, split_dir)
+                    score_record(record, split_dir, DATASETS[name])
+                    runs[(system, key, record["budget"])] = record
     return runs
 
 
@@ -290,40 +330,90 @@ def read_merged(paths: list[Path], args: argparse.Namespace) -> list[tuple[Path,
 
 def merge_runs(
     earlier: list[tuple[Path, dict[str, Any]]], args: argparse.Namespace, tables: dict[str, Any]
-) -> tuple[dict, dict[str, dict[str, Any]]]:
+) -> tuple[dict, dict[str, list[dict[str, Any]]]]:
     """The runs of the systems this run does not run itself, taken from earlier files, and
-    where each such system's runs came from (its first file, if that file merged it too).
+    where each such system's runs came from (each file, or the file it was merged from).
 
-    Refused when a table's split differs from this run's, or two files hold a system.
+    Refused when a split differs from this run's, or one run is in two files. A system may
+    come from several files that hold different runs: the splits of the small tables from
+    one, the large tables from another.
     """
     runs: dict[tuple[str, str, int | None], dict[str, Any]] = {}
-    sources: dict[str, dict[str, Any]] = {}
+    origin: dict[tuple[str, str, int | None], Path] = {}
+    sources: dict[str, list[dict[str, Any]]] = {}
     for path, result in earlier:
-        for name, facts in result["tables"].items():
-            theirs, ours = facts["split_sha256"], tables.get(name, facts)["split_sha256"]
+        for key, facts in result["tables"].items():
+            theirs, ours = facts["split_sha256"], tables.get(key, facts)["split_sha256"]
             if theirs != ours:
                 raise MergeError(
-                    f"the split of {name} in {path} is not this run's "
+                    f"the split of {key} in {path} is not this run's "
                     f"(SHA-256 {theirs[:12]}... against {ours[:12]}...): not the same rows"
                 )
         taken = [s for s in result["systems"] if s not in args.systems]
         for system in taken:
-            if system in sources:
-                raise MergeError(f"{system} is in {sources[system]['file']} and in {path}")
-            sources[system] = result.get("merged_from", {}).get(system) or {
-                "file": str(path.resolve()),
-                "created": result["created"],
-                "total_seconds": result.get("total_seconds"),
-                "load_average": result.get("load_average"),
-            }
+            for source in _sources(result, system) or [_source(path, result)]:
+                if source not in sources.setdefault(system, []):
+                    sources[system].append(source)
         if not taken:
             print(f"note: nothing taken from {path}: its systems all run now", file=sys.stderr)
-        for row in result["rows"]:
-            for system in taken:
-                record = row["results"].get(system)
-                if record is not None and row["dataset"] in tables:
-                    runs[(system, row["dataset"], record["budget"])] = record
+        for record in _records(result):
+            run = (record["system"], record["dataset"], record["budget"])
+            if record["system"] not in taken or record["dataset"] not in tables:
+                continue
+            if run in origin:
+                raise MergeError(
+                    f"{run[0]} on {run[1]}"
+                    + (f" at {run[2]} s" if run[2] is not None else "")
+                    + f" is in {origin[run]} and in {path}"
+                )
+            origin[run] = path
+            runs[run] = record
     return runs, sources
+
+
+def _source(path: Path, result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "file": str(path.resolve()),
+        "created": result["created"],
+        "total_seconds": result.get("total_seconds"),
+        "load_average": result.get("load_average"),
+    }
+
+
+def _sources(result: dict[str, Any], system: str) -> list[dict[str, Any]]:
+    """Where a file says it took a system's runs from (one source per system in older files)."""
+    merged = result.get("merged_from", {}).get(system) or []
+    return [merged] if isinstance(merged, dict) else merged
+
+
+def _records(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every single run of a result file: its ``runs``, or in files from before ``--splits``
+    (one split per table) the records of its rows."""
+    if "runs" in result:
+        return result["runs"]
+    return [record for row in result["rows"] for record in row["results"].values()]
+
+
+def combined(records: list[dict[str, Any] | None], system: str, name: str, budget: int) -> dict:
+    """One record for a table's splits: the mean score (None unless every split has one),
+    the slowest fit and process, the first error, and the scores of the splits."""
+    if len(records) == 1:
+        return records[0] or new_record(system, name, budget)
+    present = [r or new_record(system, name, budget) for r in records]
+    scores = [r["score"] for r in present]
+    errors = [f"{r['dataset']}: {r['error']}" for r in present if r["error"]]
+
+    def slowest(field: str) -> float | None:
+        values = [r[field] for r in present if r.get(field) is not None]
+        return max(values) if values else None
+
+    return {
+        **new_record(system, name, budget, errors[0] if errors else None),
+        "score": None if None in scores else sum(scores) / len(scores),
+        "split_scores": scores,
+        "fit_seconds": slowest("fit_seconds"),
+        "process_seconds": slowest("process_seconds"),
+    }
 
 
 def build_rows(
@@ -332,16 +422,17 @@ def build_rows(
     args: argparse.Namespace,
     systems: list[str],
 ) -> list[dict[str, Any]]:
-    """One row per table and budget, holding each system's run and automl's verdicts against
-    the peers; a run that is missing (from a merged file) is a record without a score."""
+    """One row per table and budget, holding each system's run (over several splits, their
+    mean) and automl's verdicts against the peers; a run that is missing (from a merged
+    file) is a record without a score."""
     rows = []
-    for name in args.datasets:
+    for name, keys in split_keys(args).items():
         metric = METRIC_NAMES[DATASETS[name].task]
         for budget in args.budgets:
             results = {}
             for system in systems:
-                run = runs.get((system, name, None if system == "lgbm" else budget))
-                results[system] = run or new_record(system, name, budget)
+                found = [runs.get((system, k, None if system == "lgbm" else budget)) for k in keys]
+                results[system] = combined(found, system, name, budget)
             verdicts = {}
             if "automl" in results:
                 automl = results["automl"]["score"]
@@ -353,7 +444,8 @@ def build_rows(
                     "dataset": name,
                     "task": DATASETS[name].task,
                     "metric": metric,
-                    "rows": tables[name]["rows"],
+                    "rows": tables[keys[0]]["rows"],
+                    "splits": len(keys),
                     "budget": budget,
                     "results": results,
                     "verdicts": verdicts,
@@ -424,8 +516,9 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
 def planned(args: argparse.Namespace) -> str:
     """How many runs the comparison makes, and a rough duration (5 s of overhead a run)."""
     budgeted = [s for s in args.systems if s != "lgbm"]
-    runs = len(args.datasets) * (len(budgeted) * len(args.budgets) + ("lgbm" in args.systems))
-    budget = len(args.datasets) * len(budgeted) * sum(args.budgets)
+    splits = sum(len(keys) for keys in split_keys(args).values())
+    runs = splits * (len(budgeted) * len(args.budgets) + ("lgbm" in args.systems))
+    budget = splits * len(budgeted) * sum(args.budgets)
     minutes = (budget + 5 * runs) / 60
     return f"{runs} runs, {budget} s of budget in all: about {minutes:.0f} min"
 
@@ -462,6 +555,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="earlier compare JSON files whose runs stand for the systems not run now",
     )
     parser.add_argument("--seed", type=int, default=0, help="split and search seed (default: 0)")
+    parser.add_argument(
+        "--splits",
+        type=int,
+        default=1,
+        help="splits of each table under 2,000 rows, the i-th made with seed + i; such a "
+        "table's score is the mean over them (default: 1)",
+    )
+    parser.add_argument(
+        "--first-split",
+        type=int,
+        default=0,
+        help="run only splits from this one on, to add splits to an earlier run's with "
+        "--merge later (default: 0)",
+    )
     parser.add_argument("--n-jobs", type=int, default=2, help="cores per system (default: 2)")
     parser.add_argument(
         "--tie",
@@ -497,6 +604,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.systems = [s for s in ORDER if s in chosen]
     tables = [table for name in args.datasets for table in DATASET_SETS.get(name, (name,))]
     args.datasets = list(dict.fromkeys(tables))
+    if args.splits < 1:
+        parser.error(f"--splits takes a number of splits of at least 1, not {args.splits}")
+    if not 0 <= args.first_split < args.splits:
+        parser.error(f"--first-split takes 0 to {args.splits - 1} with --splits {args.splits}")
     return args
 
 
@@ -543,7 +654,8 @@ def main(argv: list[str] | None = None) -> int:
         print(planned(args), file=sys.stderr)
         runs = run_all(args, Path(workdir))
     systems = in_order([*args.systems, *merged])
-    rows = build_rows({**merged_runs, **runs}, tables, args, systems)
+    every_run = {**merged_runs, **runs}
+    rows = build_rows(every_run, tables, args, systems)
     print(markdown(rows, systems, args.budgets, args.tie, merged))
 
     created = datetime.now().astimezone()
@@ -559,6 +671,8 @@ def main(argv: list[str] | None = None) -> int:
         "n_jobs": args.n_jobs,
         "pinned_cpus": cpus,
         "test_size": TEST_SIZE,
+        "splits": args.splits,
+        "first_split": args.first_split,
         "tie_tolerance": args.tie,
         "budgets": args.budgets,
         "systems": systems,
@@ -569,6 +683,7 @@ def main(argv: list[str] | None = None) -> int:
         "environment": environment(args),
         "automl_source_at_start": source,
         "rows": rows,
+        "runs": list(every_run.values()),
     }
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwrote {path}", file=sys.stderr)

@@ -93,11 +93,28 @@ def score_table(rows: list[dict[str, Any]], systems: list[str]) -> str:
     lines = [_row(header), "|" + "---|" * len(header)]
     for row in rows:
         arrow = "↑" if HIGHER_IS_BETTER[row["metric"]] else "↓"
-        cells = [row["dataset"], f"{row['rows']:,}", f"{row['metric']} {arrow}", str(row["budget"])]
+        name = row["dataset"]
+        if row.get("splits", 1) > 1:
+            name += f" (mean of {row['splits']} splits)"
+        cells = [name, f"{row['rows']:,}", f"{row['metric']} {arrow}", str(row["budget"])]
         records = [row["results"][s] for s in systems]
         cells += ["error" if r["error"] else _fmt(r["score"]) for r in records]
         cells += [row["verdicts"].get(peer) or "-" for peer in peers]
         lines.append(_row(cells))
+    return "\n".join(lines)
+
+
+def split_table(rows: list[dict[str, Any]], systems: list[str]) -> str:
+    """The score of each split of the tables scored on several, per system."""
+    header = ["dataset", "budget (s)", *systems]
+    lines = [_row(header), "|" + "---|" * len(header)]
+    for row in rows:
+        if row.get("splits", 1) > 1:
+            cells = [row["dataset"], str(row["budget"])]
+            for record in (row["results"][s] for s in systems):
+                scores = record.get("split_scores") or []
+                cells.append(" / ".join(_fmt(v) for v in scores) or "-")
+            lines.append(_row(cells))
     return "\n".join(lines)
 
 
@@ -257,14 +274,17 @@ def ablation_table(
     return "\n".join(lines)
 
 
-def source_lines(merged: dict[str, dict[str, Any]]) -> list[str]:
+def source_lines(merged: dict[str, list[dict[str, Any]]]) -> list[str]:
     """One line per merged JSON file: which systems' runs came from it, and when it ran."""
     by_file: dict[str, list[str]] = {}
-    for system, source in merged.items():
-        by_file.setdefault(source["file"], []).append(system)
+    facts: dict[str, dict[str, Any]] = {}
+    for system, sources in merged.items():
+        for source in sources:
+            by_file.setdefault(source["file"], []).append(system)
+            facts[source["file"]] = source
     lines = []
     for file, systems in by_file.items():
-        source = merged[systems[0]]
+        source = facts[file]
         line = f"{', '.join(systems)} from {Path(file).name}, run at {source['created']}"
         load = source.get("load_average")
         if load:
@@ -291,7 +311,7 @@ def markdown(
     systems: list[str],
     budgets: list[int],
     tie: float,
-    merged: dict[str, dict[str, Any]] | None = None,
+    merged: dict[str, list[dict[str, Any]]] | None = None,
 ) -> str:
     """The whole report as markdown; ``merged`` says which systems came from which file."""
     main = [s for s in systems if s not in ABLATIONS]
@@ -304,6 +324,11 @@ def markdown(
         "",
         score_table(rows, main),
         "",
+        *(
+            ["## Scores on each split", "", split_table(rows, main), ""]
+            if any(r.get("splits", 1) > 1 for r in rows)
+            else []
+        ),
         f"## automl against each peer (tie: relative difference at most {tie:g})",
         "",
         wins_table(rows, main, budgets),

@@ -93,8 +93,9 @@ def test_merge_takes_each_system_from_its_file(tmp_path: Path) -> None:
     args = this_run("--merge", str(peers), str(other))
     runs, sources = compare.merge_runs(compare.read_merged(args.merge, args), args, TABLES)
 
-    assert sources["flaml"]["file"] == sources["lgbm"]["file"] == str(peers.resolve())
-    assert sources["autogluon"]["file"] == str(other.resolve())
+    assert sources["flaml"] == sources["lgbm"]
+    assert [s["file"] for s in sources["flaml"]] == [str(peers.resolve())]
+    assert [s["file"] for s in sources["autogluon"]] == [str(other.resolve())]
     assert "automl" not in sources
     assert runs[("flaml", "diabetes", 10)]["score"] == 55.0
     assert runs[("lgbm", "wine", None)]["score"] == 0.15
@@ -133,8 +134,8 @@ def test_a_remerged_system_keeps_its_first_file(tmp_path: Path) -> None:
     )
     args = this_run("--merge", str(ablation))
     _, sources = compare.merge_runs(compare.read_merged(args.merge, args), args, TABLES)
-    assert sources["flaml"]["file"] == str(peers.resolve())
-    assert sources["automl-serial"]["file"] == str(ablation.resolve())
+    assert [s["file"] for s in sources["flaml"]] == [str(peers.resolve())]
+    assert [s["file"] for s in sources["automl-serial"]] == [str(ablation.resolve())]
 
 
 def test_merge_refuses_other_rows(
@@ -160,12 +161,72 @@ def test_merge_refuses_other_rows(
     assert not (tmp_path / "out").exists()
 
 
-def test_merge_refuses_a_system_in_two_files(tmp_path: Path) -> None:
+def test_merge_refuses_a_run_in_two_files(tmp_path: Path) -> None:
     first = result_file(tmp_path, "first.json", {"flaml": {("wine", 10): 0.11}})
     second = result_file(tmp_path, "second.json", {"flaml": {("wine", 10): 0.12}})
     args = this_run("--merge", str(first), str(second))
-    with pytest.raises(compare.MergeError, match=r"flaml is in .*first\.json and in"):
+    with pytest.raises(
+        compare.MergeError, match=r"flaml on wine at 10 s is in .*first\.json and in"
+    ):
         compare.merge_runs(compare.read_merged(args.merge, args), args, TABLES)
+
+
+def test_a_system_merges_from_files_that_hold_different_runs(tmp_path: Path) -> None:
+    # the large tables from one file, the small tables' splits from another
+    first = result_file(tmp_path, "first.json", {"flaml": {("diabetes", 10): 55.0}})
+    second = result_file(tmp_path, "second.json", {"flaml": {("wine", 10): 0.12}})
+    args = this_run("--merge", str(first), str(second))
+    runs, sources = compare.merge_runs(compare.read_merged(args.merge, args), args, TABLES)
+    assert [s["file"] for s in sources["flaml"]] == [str(first.resolve()), str(second.resolve())]
+    assert {key: r["score"] for key, r in runs.items()} == {
+        ("flaml", "diabetes", 10): 55.0,
+        ("flaml", "wine", 10): 0.12,
+    }
+    text = report.markdown([], ["automl", "flaml"], [10], 0.001, sources)
+    assert "flaml from first.json" in text and "flaml from second.json" in text
+
+
+def test_small_tables_are_scored_on_several_splits_and_averaged(tmp_path: Path) -> None:
+    argv = "--budgets 10 --datasets wine churn --splits 3 --systems automl,flaml"
+    args = compare.parse_args(argv.split())
+    keys = compare.split_keys(args)
+    # churn has 10,000 rows: one split
+    assert keys == {"wine": ["wine", "wine@1", "wine@2"], "churn": ["churn"]}
+    assert compare.planned(args).startswith("8 runs, 80 s of budget")
+    args.datasets = ["wine"]
+    tables = compare.write_splits(args, tmp_path)
+    assert sorted(tables) == ["wine", "wine@1", "wine@2"]
+    assert len({t["split_sha256"] for t in tables.values()}) == 3
+    # split 0 is the split a one-split run makes, so earlier results merge
+    assert tables["wine"] == compare.write_split(DATASETS["wine"], 0, tmp_path / "again")
+    # a run of the later splits alone makes the same splits, to be merged with split 0's
+    later = compare.parse_args([*argv.split(), "--first-split", "1"])
+    assert compare.split_keys(later) == {"wine": ["wine@1", "wine@2"]}
+    assert compare.write_splits(later, tmp_path / "later") == {
+        key: tables[key] for key in ("wine@1", "wine@2")
+    }
+
+    scores = {"automl": (0.1, 0.2, 0.3), "flaml": (0.15, 0.15, None)}
+    runs = {
+        (system, key, 10): record(system, key, 10, value)
+        for system, values in scores.items()
+        for key, value in zip(keys["wine"], values, strict=True)
+    }
+    runs[("automl", "wine@2", 10)]["fit_seconds"] = 12.5
+    (row,) = compare.build_rows(runs, tables, args, ["automl", "flaml"])
+    automl, flaml = row["results"]["automl"], row["results"]["flaml"]
+    assert row["splits"] == 3 and automl["split_scores"] == [0.1, 0.2, 0.3]
+    assert automl["score"] == pytest.approx(0.2) and automl["fit_seconds"] == 12.5
+    # a split without a score leaves the table without one, so no verdict
+    assert flaml["score"] is None and row["verdicts"] == {"flaml": None}
+
+    # flaml is better on two splits of three, but worse on average: 0.2 against 0.3
+    runs[("flaml", "wine@2", 10)]["score"] = 0.6
+    (row,) = compare.build_rows(runs, tables, args, ["automl", "flaml"])
+    assert row["verdicts"] == {"flaml": "win"}
+    text = report.markdown([row], ["automl", "flaml"], [10], 0.001)
+    assert "| wine (mean of 3 splits) | 178 | log_loss ↓ | 10 | 0.2000 | 0.3000 | win |" in text
+    assert "| wine | 10 | 0.1000 / 0.2000 / 0.3000 | 0.1500 / 0.1500 / 0.6000 |" in text
 
 
 @pytest.mark.parametrize(
