@@ -334,7 +334,8 @@ def merge_runs(
     """The runs of the systems this run does not run itself, taken from earlier files, and
     where each such system's runs came from (each file, or the file it was merged from).
 
-    Refused when a split differs from this run's, or one run is in two files. A system may
+    Refused when a split differs from this run's, or one run is in two files (an older
+    file repeats lgbm's one run in each budget's row: that is one run). A system may
     come from several files that hold different runs: the splits of the small tables from
     one, the large tables from another.
     """
@@ -360,7 +361,7 @@ def merge_runs(
             run = (record["system"], record["dataset"], record["budget"])
             if record["system"] not in taken or record["dataset"] not in tables:
                 continue
-            if run in origin:
+            if run in origin and origin[run] != path:
                 raise MergeError(
                     f"{run[0]} on {run[1]}"
                     + (f" at {run[2]} s" if run[2] is not None else "")

@@ -43,7 +43,11 @@ def result_file(
     """A compare JSON like compare.py writes: scores[system][(dataset, budget)]."""
     rows = []
     for dataset, budget in sorted({key for by_row in scores.values() for key in by_row}):
-        results = {s: record(s, dataset, budget, v[(dataset, budget)]) for s, v in scores.items()}
+        results = {
+            s: record(s, dataset, budget, v[(dataset, budget)])
+            for s, v in scores.items()
+            if (dataset, budget) in v
+        }
         rows.append({"dataset": dataset, "budget": budget, "results": results})
     result = {
         "created": "2026-11-21T16:35:00+00:00",
@@ -84,7 +88,8 @@ def test_merge_takes_each_system_from_its_file(tmp_path: Path) -> None:
         "compare-peers.json",
         {
             "flaml": {("wine", 10): 0.11, ("diabetes", 10): 55.0},
-            "lgbm": {("wine", 10): 0.15, ("diabetes", 10): 60.0},
+            # lgbm's one run, repeated in each budget's row as files before --splits have it
+            "lgbm": {("wine", 10): 0.15, ("wine", 60): 0.15, ("diabetes", 10): 60.0},
             # run again now: this run's automl wins over the file's
             "automl": {("wine", 10): 9.99, ("diabetes", 10): 9.99},
         },
