@@ -22,7 +22,8 @@ def mixed_csv(tmp_path: Path, mixed: pd.DataFrame) -> Path:
 
 @pytest.fixture
 def slow_plugins(monkeypatch: pytest.MonkeyPatch):
-    """Register test-only algorithms (a sleeper and a crasher) in the process registry."""
+    """Register test-only algorithms (a sleeper, a crasher and a guesser that predicts the
+    class shares, weak but cheap) in the process registry."""
     monkeypatch.syspath_prepend(str(HELPERS))
     monkeypatch.setenv(
         "PYTHONPATH", os.pathsep.join([str(HELPERS), os.environ.get("PYTHONPATH", "")])
@@ -37,6 +38,9 @@ def slow_plugins(monkeypatch: pytest.MonkeyPatch):
         "sleepy": Algorithm("sleepy", CLASSIFICATION, slow_estimator.space, slow_estimator.build),
         "exploding": Algorithm(
             "exploding", CLASSIFICATION, slow_estimator.no_params, slow_estimator.build_exploding
+        ),
+        "guessing": Algorithm(
+            "guessing", CLASSIFICATION, slow_estimator.no_sleep, slow_estimator.build
         ),
     }
     for name, algorithm in added.items():

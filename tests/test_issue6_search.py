@@ -10,7 +10,7 @@ import optuna
 import pytest
 from support import make_mixed
 
-from automl import AutoML
+from automl import AutoML, search
 from automl.api import _cores, cv_repeats
 from automl.contract import SearchContext, Task
 from automl.data import encode_target, infer_schema, prepare
@@ -224,3 +224,37 @@ def test_a_repeated_search_scores_every_fold_of_every_repeat(mixed):
     cv = model.card["cv"]
     assert cv["folds"] == 3 and cv["repeats"] == 2 and len(cv["fold_scores"]) == 6
     assert cv["score"] == pytest.approx(np.mean(cv["fold_scores"]))
+
+
+@pytest.mark.parametrize("ensemble", [True, False])
+def test_an_algorithms_first_trial_is_not_pruned_for_its_score_when_it_may_join_the_ensemble(
+    slow_plugins, mixed, monkeypatch, ensemble
+):
+    # Five linear trials, then two of an algorithm far worse alone (it guesses the class
+    # shares): the pruner has its five complete trials when the guesser's first comes.
+    queued = [("linear", {"C": c, "alpha": c}) for c in (0.1, 0.3, 1.0, 3.0, 10.0)]
+    queued += [("guessing", {"seconds": 0.0}), ("guessing", {"seconds": 0.0005})]
+    monkeypatch.setattr(search, "first_trials", lambda *args, **kwargs: queued)
+    events = []
+    model = AutoML(
+        time_budget=60,
+        n_trials=len(queued),
+        cv=3,
+        algorithms=["linear", "guessing"],
+        ensemble=ensemble,
+        n_jobs=1,  # one trial at a time, in the queued order
+        on_event=events.append,
+    )
+    model.fit(mixed, target="bought")
+    finished = [e for e in events if isinstance(e, TrialFinished)]
+    assert [e.algorithm for e in finished] == [name for name, _ in queued]
+    assert all(e.state == "complete" for e in finished[:5])
+    first, second = finished[5:]
+    median = "pruned: worse than the median at this fold"
+    if ensemble:
+        # Its out-of-fold predictions reach the pool; the next one is pruned as usual.
+        assert (first.state, first.reason) == ("complete", None)
+        assert (second.state, second.reason) == ("pruned", median)
+    else:
+        # Without an ensemble, nothing is gained by finishing it.
+        assert (first.state, first.reason) == ("pruned", median)

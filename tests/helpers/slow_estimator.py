@@ -40,3 +40,7 @@ def build_exploding(params, task, seed, n_jobs):
 
 def no_params(trial, context):
     return {}
+
+
+def no_sleep(trial, context):
+    return {"seconds": trial.suggest_float("seconds", 0.0, 0.001)}
