@@ -208,7 +208,11 @@ class Pool:
         Only then is an ensemble tried: a search of one algorithm (`--algorithms xgboost`)
         exports a model of that algorithm, as the user asked.
         """
-        return len({entry.algorithm for entry in self.entries.values()}) >= 2
+        return len(self.algorithms()) >= 2
+
+    def algorithms(self) -> set[str]:
+        """The algorithms that have a trial in the pool."""
+        return {entry.algorithm for entry in self.entries.values()}
 
 
 def voting_estimator(

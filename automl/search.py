@@ -716,9 +716,8 @@ class Search:
         """
         if not self.pool.capacity:
             return False
-        name = trial.params["algorithm"]
         with self.lock:
-            if any(entry.algorithm == name for entry in self.pool.entries.values()):
+            if trial.params["algorithm"] in self.pool.algorithms():
                 return False
         left = float(np.mean(seconds)) * (len(self.folds) - len(seconds))
         return left <= SPARE_SHARE * self.budget.remaining()
