@@ -35,6 +35,7 @@ DEFAULT_PLUGINS = (
     "automl.builtin.trees",
     "automl.builtin.linear",
     "automl.builtin.neighbors",
+    "automl.builtin.neural",
     "automl.builtin.metrics",
 )
 LOAD_ENV = "AUTOML_LOAD_PLUGINS"

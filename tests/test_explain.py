@@ -48,6 +48,7 @@ def model_output(pipeline, schema, rows: pd.DataFrame, space: str) -> np.ndarray
         ("random_forest", "tree", "probability"),
         ("linear", "linear", "log-odds"),
         ("knn", "kernel", "probability"),
+        ("mlp", "kernel", "probability"),
     ],
 )
 def test_contributions_plus_base_give_the_model_output(algorithm, method, space):

@@ -21,6 +21,7 @@ BUILTIN_ALGORITHMS = {
     "extra_trees",
     "linear",
     "knn",
+    "mlp",
 }
 
 
