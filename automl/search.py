@@ -300,12 +300,21 @@ def _within(algorithm: Algorithm, params: dict[str, Any], context: SearchContext
         algorithm.search_space(ranges, context)
     except Exception:  # a broken search space fails its trials, with the reason
         return params
-    inside = dict(params)
-    for name, value in params.items():
-        bounds = ranges.bounds.get(name)
-        if bounds is not None and isinstance(value, int | float) and not isinstance(value, bool):
-            inside[name] = type(value)(min(max(value, bounds[0]), bounds[1]))
-    return inside
+    return ranges.inside(params)
+
+
+def trial_params(
+    algorithm: Algorithm, params: Mapping[str, Any], context: SearchContext
+) -> dict[str, Any]:
+    """The parameters a first trial of `params` runs with on this table: `_within`'s, plus
+    the values the search space sets without searching them (the MLP's early stopping)."""
+    ranges = _Ranges()
+    try:
+        space = algorithm.search_space(ranges, context)
+    except Exception:
+        return dict(params)
+    unsearched = {k: v for k, v in space.items() if k not in ranges.asked}
+    return {**unsearched, **ranges.inside(dict(params))}
 
 
 class _Ranges:
@@ -313,17 +322,34 @@ class _Ranges:
 
     def __init__(self) -> None:
         self.bounds: dict[str, tuple[float, float]] = {}
+        self.asked: set[str] = set()
 
     def suggest_int(self, name: str, low: int, high: int, **kwargs: Any) -> int:
         self.bounds[name] = (low, high)
+        self.asked.add(name)
         return low
 
     def suggest_float(self, name: str, low: float, high: float, **kwargs: Any) -> float:
         self.bounds[name] = (low, high)
+        self.asked.add(name)
         return low
 
     def suggest_categorical(self, name: str, choices: Any) -> Any:
+        self.asked.add(name)
         return choices[0]
+
+    def inside(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`params`, with each number moved inside the range noted for it."""
+        inside = dict(params)
+        for name, value in params.items():
+            bounds = self.bounds.get(name)
+            if (
+                bounds is not None
+                and isinstance(value, int | float)
+                and not isinstance(value, bool)
+            ):
+                inside[name] = type(value)(min(max(value, bounds[0]), bounds[1]))
+        return inside
 
 
 def enqueue_first_trials(

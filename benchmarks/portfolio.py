@@ -4,6 +4,9 @@
     python benchmarks/portfolio.py --quick        # a smoke check: 2 small tables, 7 configs
     python benchmarks/portfolio.py --from benchmarks/results/portfolio-<ts>.json --write
                                                   # choose again from a run's scores
+    python benchmarks/portfolio.py --add-to benchmarks/results/portfolio-<ts>.json --write
+                                                  # evaluate only the candidates that run
+                                                  # lacks (a new algorithm's), then choose
 
 Every candidate configuration (`CANDIDATES` and the built-in algorithms' registered
 defaults) is cross-validated on every selection table of `selection_tables.py` (none of
@@ -83,6 +86,7 @@ PREFIXES = {
     "extra_trees": "et",
     "linear": "lin",
     "knn": "knn",
+    "mlp": "mlp",
 }
 LEAVE_ONE_OUT_SIZES = (1, 4, 8)
 QUICK_TABLES = ("iris", "grunfeld")
@@ -125,6 +129,7 @@ _LGBM_ROWS = (
 )
 _HGB_KEYS = ("learning_rate", "max_iter", "max_leaf_nodes", "min_samples_leaf", "l2_regularization")
 _FOREST_KEYS = ("n_estimators", "max_features", "min_samples_leaf")
+_MLP_KEYS = ("width", "layers", "alpha", "learning_rate_init", "max_iter")
 # Besides these, every built-in algorithm's registered defaults are candidates.
 CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("lightgbm", REFERENCE),
@@ -137,6 +142,10 @@ CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("extra_trees", dict(zip(_FOREST_KEYS, (100, 1.0, 1), strict=True))),
     *(("linear", {"C": value, "alpha": value}) for value in (0.1, 1.0, 10.0)),
     ("knn", {"n_neighbors": 7, "weights": "distance", "p": 1}),
+    *(
+        ("mlp", dict(zip(_MLP_KEYS, row, strict=True)))
+        for row in ((64, 1, 1e-3, 3e-3, 100), (256, 2, 1e-4, 1e-3, 200), (128, 2, 1.0, 1e-3, 300))
+    ),
 )
 
 
@@ -218,9 +227,11 @@ def table_facts(table: str) -> dict[str, Any]:
 
 def evaluate(table: str, config: Config, slow_seconds: float) -> dict[str, Any]:
     """Cross-validate one configuration on one table, fold by fold, as a trial is."""
+    from automl.contract import SearchContext
     from automl.errors import describe
     from automl.plugins import get_registry
     from automl.preprocess import build_candidate
+    from automl.search import trial_params
     from automl.worker import fit_fold
 
     X, y, schema, folds = _prepared(table)
@@ -238,9 +249,15 @@ def evaluate(table: str, config: Config, slow_seconds: float) -> dict[str, Any]:
         "too_slow": False,
     }
     try:
-        candidate = build_candidate(
-            registry.algorithm(config.algorithm), schema, config.params, schema.task, SEED, 1
+        algorithm = registry.algorithm(config.algorithm)
+        context = SearchContext(
+            task=schema.task,
+            n_rows=len(X),
+            n_columns=X.shape[1],
+            n_classes=len(schema.classes) if schema.classes else None,
         )
+        params = trial_params(algorithm, config.params, context)
+        candidate = build_candidate(algorithm, schema, params, schema.task, SEED, 1)
         for train, valid in folds:
             start = time.perf_counter()
             fitted, rounds = fit_fold(candidate, X, y, train, classification)
@@ -651,11 +668,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         help="choose again from the scores of an earlier run's JSON, fitting nothing",
     )
+    parser.add_argument(
+        "--add-to",
+        type=Path,
+        help="evaluate only the candidates an earlier run's JSON lacks, on its tables, and"
+        " choose from both",
+    )
     parser.add_argument("--output-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--write", action="store_true", help=f"regenerate {MODULE_PATH.name}")
     args = parser.parse_args(argv)
-    if args.source and (args.quick or args.tables or args.configs):
-        parser.error("--from takes the tables and configurations of the earlier run")
+    for given, flag in ((args.source, "--from"), (args.add_to, "--add-to")):
+        if given and (args.quick or args.tables or args.configs):
+            parser.error(f"{flag} takes the tables and configurations of the earlier run")
+    if args.source and args.add_to:
+        parser.error("--from and --add-to each name the earlier run: give one")
     if args.quick:
         args.tables, args.configs = list(QUICK_TABLES), list(QUICK_CONFIGS)
     if args.write and (args.quick or args.tables or args.configs):
@@ -677,14 +703,13 @@ def _selected(configs: list[Config], wanted: list[str] | None) -> list[Config]:
     ]
 
 
-def evaluation(args: argparse.Namespace) -> dict[str, Any]:
+def evaluation(args: argparse.Namespace, configs: list[Config]) -> dict[str, Any]:
     """Evaluate the configurations on the tables; the run's record, for the JSON."""
     from compare import automl_source, versions
 
     # Each evaluation fits with one thread; the pools of numpy and OpenMP too.
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"
-    configs = _selected(candidates(), args.configs)
     print(
         f"{len(configs)} configurations x {len(args.tables)} tables, {args.workers} at a time",
         file=sys.stderr,
@@ -704,6 +729,29 @@ def evaluation(args: argparse.Namespace) -> dict[str, Any]:
         "matrix": records,
         "environment": {"cpu_count": os.cpu_count(), **versions()},
         "automl": automl_source(),
+    }
+
+
+def added(args: argparse.Namespace) -> dict[str, Any]:
+    """An earlier run's record with the candidates it lacks evaluated on its tables and
+    merged in; its own scores and fold seconds are kept as they were measured."""
+    earlier = json.loads(args.add_to.read_text())
+    known = [Config(**c) for c in earlier["configs"]]
+    new = [c for c in candidates() if c not in known]
+    if not new:
+        sys.exit(f"{args.add_to} already holds every candidate: nothing to add")
+    args.tables = [f["name"] for f in earlier["tables"]]
+    fresh = evaluation(args, new)
+    return {
+        **earlier,
+        "evaluation_seconds": earlier["evaluation_seconds"] + fresh["evaluation_seconds"],
+        "configs": [*earlier["configs"], *fresh["configs"]],
+        "matrix": [*earlier["matrix"], *fresh["matrix"]],
+        "added": {
+            "to": str(args.add_to),
+            "configs": [c.name for c in new],
+            **{k: fresh[k] for k in ("started", "evaluation_seconds", "environment", "automl")},
+        },
     }
 
 
@@ -763,8 +811,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.source:
         run = {**json.loads(args.source.read_text()), "scores_from": str(args.source)}
+    elif args.add_to:
+        run = added(args)
     else:
-        run = evaluation(args)
+        run = evaluation(args, _selected(candidates(), args.configs))
     if args.write and not _complete(run):
         sys.exit(f"{args.source} does not hold every candidate on every table: not writing")
     choice, report = selection(run)

@@ -168,3 +168,62 @@ def test_generated_portfolio_entries_are_builtins_inside_their_search_spaces():
                 asked |= checker.asked
                 build_candidate(algorithm, _schema(task), params, task, 0, 1)
             assert asked == set(params), (name, params)
+
+
+def test_add_to_evaluates_only_the_candidates_an_earlier_run_lacks(script, tmp_path, monkeypatch):
+    import json
+    from dataclasses import asdict
+
+    everything = script.candidates()
+    # An earlier run from before the MLP was built in: every other candidate, two tables.
+    before = [c for c in everything if c.algorithm != "mlp"]
+    tables = [{"name": "t1"}, {"name": "t2"}]
+    earlier = {
+        "evaluation_seconds": 600.0,
+        "tables": tables,
+        "configs": [asdict(c) for c in before],
+        "matrix": [{"table": t["name"], "config": c.name} for t in tables for c in before],
+    }
+    path = tmp_path / "portfolio-earlier.json"
+    path.write_text(json.dumps(earlier))
+    asked: list[tuple[list[str], list[str]]] = []
+
+    def evaluation(args, configs):
+        asked.append((args.tables, [c.name for c in configs]))
+        return {
+            "started": "now",
+            "evaluation_seconds": 60.0,
+            "environment": {},
+            "automl": {},
+            "configs": [asdict(c) for c in configs],
+            "matrix": [{"table": t, "config": c.name} for t in args.tables for c in configs],
+        }
+
+    monkeypatch.setattr(script, "evaluation", evaluation)
+    run = script.added(script.parse_args(["--add-to", str(path)]))
+    new = [c.name for c in everything if c.algorithm == "mlp"]
+    assert new and asked == [(["t1", "t2"], new)]
+    assert run["configs"] == [asdict(c) for c in everything]
+    assert len(run["matrix"]) == 2 * len(everything)
+    assert run["evaluation_seconds"] == 660.0
+    assert run["added"]["configs"] == new and run["added"]["to"] == str(path)
+
+
+def test_a_candidate_is_evaluated_with_the_values_its_space_sets_unsearched():
+    from automl.builtin.neural import EARLY_STOPPING_ROWS
+    from automl.search import trial_params
+
+    registry = get_registry()
+    mlp, knn = registry.algorithm("mlp"), registry.algorithm("knn")
+    params = {"width": 1000, "layers": 2, "alpha": 0.1, "learning_rate_init": 1e-3, "max_iter": 50}
+    large = SearchContext(Task.BINARY, EARLY_STOPPING_ROWS, 10, 2)
+    # The width is moved inside the space's range, and early stopping comes with the table.
+    assert trial_params(mlp, params, large) == {**params, "width": 512, "early_stopping": True}
+    small = SearchContext(Task.BINARY, 150, 10, 2)
+    assert trial_params(mlp, params, small)["early_stopping"] is False
+    # A space that sets nothing unsearched gets the parameters alone, inside its ranges.
+    assert trial_params(knn, {"n_neighbors": 40, "weights": "distance", "p": 2}, small) == {
+        "n_neighbors": 15,
+        "weights": "distance",
+        "p": 2,
+    }
