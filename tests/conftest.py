@@ -22,8 +22,9 @@ def mixed_csv(tmp_path: Path, mixed: pd.DataFrame) -> Path:
 
 @pytest.fixture
 def slow_plugins(monkeypatch: pytest.MonkeyPatch):
-    """Register test-only algorithms (a sleeper, a crasher and a guesser that predicts the
-    class shares, weak but cheap) in the process registry."""
+    """Register test-only algorithms (a sleeper, a crasher, a guesser that predicts the
+    class shares, weak but cheap, and a plodder that sleeps seconds a fold) in the process
+    registry."""
     monkeypatch.syspath_prepend(str(HELPERS))
     monkeypatch.setenv(
         "PYTHONPATH", os.pathsep.join([str(HELPERS), os.environ.get("PYTHONPATH", "")])
@@ -41,6 +42,9 @@ def slow_plugins(monkeypatch: pytest.MonkeyPatch):
         ),
         "guessing": Algorithm(
             "guessing", CLASSIFICATION, slow_estimator.no_sleep, slow_estimator.build
+        ),
+        "plodding": Algorithm(
+            "plodding", CLASSIFICATION, slow_estimator.plodding, slow_estimator.build
         ),
     }
     for name, algorithm in added.items():

@@ -66,10 +66,12 @@ def test_every_portfolio_entry_builds_and_lies_in_its_search_space():
             algorithm = registry.algorithm(name)
             build_candidate(algorithm, schema, params, Task.BINARY, 0, 1)
             # Sampling the space with the entry's values gives them back (FixedTrial
-            # raises for a value outside a range); the linear entries also carry the
-            # other task's parameter.
+            # raises for a value outside a range, or for a parameter the entry lacks); the
+            # linear entries also carry the other task's parameter, and the space may add
+            # values it does not search (the MLP's early stopping).
             sampled = algorithm.search_space(optuna.trial.FixedTrial(params), _context(50_000))
-            assert sampled.items() <= params.items(), (bucket, name)
+            searched = {k: v for k, v in sampled.items() if k in params}
+            assert searched.items() <= params.items(), (bucket, name)
 
 
 # Early stopping -----------------------------------------------------------------------
@@ -160,6 +162,34 @@ def test_a_trial_predicted_to_overrun_is_not_started(slow_plugins, mixed):
     # The first slow trial is stopped at its deadline; later ones are not started at all.
     assert sleepy[0].state == "failed"
     assert skipped and all(e.duration < 1.0 for e in skipped)
+
+
+def test_before_any_model_a_trial_that_cannot_finish_gives_its_worker_to_the_next(
+    slow_plugins, mixed, monkeypatch
+):
+    # One worker; the first trial sleeps 4 s a fold, so its three folds cannot be done
+    # within the 10 s budget. The next trial is cheap.
+    queued = [("plodding", {"seconds": 4.0}), ("linear", {"C": 1.0, "alpha": 1.0})]
+    monkeypatch.setattr(search, "first_trials", lambda *args, **kwargs: queued)
+    events: list[TrialFinished] = []
+    model = AutoML(
+        time_budget=10,
+        cv=3,
+        cv_repeats=1,
+        algorithms=["plodding", "linear"],
+        n_jobs=1,
+        explanations=False,
+        on_event=lambda e: events.append(e) if isinstance(e, TrialFinished) else None,
+    )
+    model.fit(mixed, target="bought")
+    plodding, linear = events[0], next(e for e in events if e.algorithm == "linear")
+    # Stopped after its first fold (4 s), not at the deadline (about 9 s).
+    assert (plodding.algorithm, plodding.state) == ("plodding", "pruned")
+    assert plodding.reason == "pruned: too slow for the budget left"
+    assert plodding.duration < 6.0
+    # So the cheap trial ran, and the run has a model.
+    assert linear.state == "complete"
+    assert model.card["best"]["algorithm"] == "linear"
 
 
 # Cores: trials at once, or threads ------------------------------------------------------

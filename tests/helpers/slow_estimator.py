@@ -42,5 +42,9 @@ def no_params(trial, context):
     return {}
 
 
+def plodding(trial, context):
+    return {"seconds": trial.suggest_float("seconds", 0.5, 10.0)}
+
+
 def no_sleep(trial, context):
     return {"seconds": trial.suggest_float("seconds", 0.0, 0.001)}
