@@ -295,12 +295,8 @@ def first_trials(
 
 def _within(algorithm: Algorithm, params: dict[str, Any], context: SearchContext) -> dict[str, Any]:
     """`params`, with each number moved inside the range the search space gives it here."""
-    ranges = _Ranges()
-    try:
-        algorithm.search_space(ranges, context)
-    except Exception:  # a broken search space fails its trials, with the reason
-        return params
-    return ranges.inside(params)
+    ranges = _Ranges.of(algorithm, context)
+    return params if ranges is None else ranges.inside(params)
 
 
 def trial_params(
@@ -308,13 +304,10 @@ def trial_params(
 ) -> dict[str, Any]:
     """The parameters a first trial of `params` runs with on this table: `_within`'s, plus
     the values the search space sets without searching them (the MLP's early stopping)."""
-    ranges = _Ranges()
-    try:
-        space = algorithm.search_space(ranges, context)
-    except Exception:
+    ranges = _Ranges.of(algorithm, context)
+    if ranges is None:
         return dict(params)
-    unsearched = {k: v for k, v in space.items() if k not in ranges.asked}
-    return {**unsearched, **ranges.inside(dict(params))}
+    return {**ranges.unsearched, **ranges.inside(dict(params))}
 
 
 class _Ranges:
@@ -323,6 +316,20 @@ class _Ranges:
     def __init__(self) -> None:
         self.bounds: dict[str, tuple[float, float]] = {}
         self.asked: set[str] = set()
+        # What the space returned without asking for it.
+        self.unsearched: dict[str, Any] = {}
+
+    @classmethod
+    def of(cls, algorithm: Algorithm, context: SearchContext) -> _Ranges | None:
+        """The ranges `algorithm`'s space gives this table; None if the space raises (a
+        broken search space fails its trials, with the reason)."""
+        ranges = cls()
+        try:
+            space = algorithm.search_space(ranges, context)
+        except Exception:
+            return None
+        ranges.unsearched = {k: v for k, v in space.items() if k not in ranges.asked}
+        return ranges
 
     def suggest_int(self, name: str, low: int, high: int, **kwargs: Any) -> int:
         self.bounds[name] = (low, high)
