@@ -816,7 +816,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         run = evaluation(args, _selected(candidates(), args.configs))
     if args.write and not _complete(run):
-        sys.exit(f"{args.source} does not hold every candidate on every table: not writing")
+        earlier = args.source or args.add_to
+        sys.exit(f"{earlier} does not hold every candidate on every table: not writing")
     choice, report = selection(run)
     print(report)
     if args.quick and args.output_dir == RESULTS_DIR:
