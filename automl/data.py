@@ -234,14 +234,25 @@ def _read_text(path: Path, suffix: str) -> pd.DataFrame:
 
 
 def _parse(source: Path | io.StringIO, sep: str, encoding: str, decimal: str = ".") -> pd.DataFrame:
-    return pd.read_csv(
-        source,
-        sep=sep,
-        decimal=decimal,
-        encoding=encoding if isinstance(source, Path) else None,
-        skipinitialspace=True,
-        low_memory=False,
-    )
+    # Left to itself, pandas takes a first row with one value more than the header for a
+    # row index and shifts every column by one; with index_col=False it drops the value
+    # with a warning. Either way values are lost: it is an error.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            return pd.read_csv(
+                source,
+                sep=sep,
+                decimal=decimal,
+                encoding=encoding if isinstance(source, Path) else None,
+                skipinitialspace=True,
+                low_memory=False,
+                index_col=False,
+            )
+        except pd.errors.ParserWarning:
+            raise pd.errors.ParserError(
+                "Expected as many fields as the header in each line; one has more"
+            ) from None
 
 
 def _head(path: Path) -> bytes:
@@ -454,7 +465,7 @@ def _infer_column(series: pd.Series) -> tuple[Column | None, str]:
     if pd.api.types.is_bool_dtype(series) or _all_bool(values):
         return Column(series.name, "boolean", dtype), ""
     if pd.api.types.is_datetime64_any_dtype(series) or _date_like(values):
-        parsed, _ = _to_datetime(series)
+        parsed, _ = to_datetime(series)
         return Column(series.name, "datetime", dtype, parts=_useful_parts(parsed)), ""
     if _numbers_with_markers(values):
         return Column(series.name, "numeric", dtype), ""
@@ -494,10 +505,10 @@ def _date_like(values: pd.Series) -> bool:
     sample = values.astype(str).head(200)
     if not sample.map(lambda v: bool(_DATE_LIKE.match(v))).mean() >= 0.95:
         return False
-    return _to_datetime(sample)[0].notna().mean() >= 0.95
+    return to_datetime(sample)[0].notna().mean() >= 0.95
 
 
-def _to_datetime(series: pd.Series) -> tuple[pd.Series, str | None]:
+def to_datetime(series: pd.Series) -> tuple[pd.Series, str | None]:
     """The values as dates, and how they were read when the column mixes formats.
 
     pandas reads a whole column in the format of its first value; when that leaves some
@@ -507,11 +518,20 @@ def _to_datetime(series: pd.Series) -> tuple[pd.Series, str | None]:
         return series, None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(series, errors="coerce")
+        try:
+            parsed = pd.to_datetime(series, errors="coerce")
+        except ValueError:  # offsets of several time zones: compare them in UTC
+            parsed = pd.to_datetime(series, errors="coerce", utc=True)
         if not (parsed.isna() & series.notna()).any():
             return parsed, None
         day_first = _day_first(series)
-        mixed = pd.to_datetime(series, errors="coerce", format="mixed", dayfirst=day_first)
+        mixed = pd.to_datetime(
+            series,
+            errors="coerce",
+            format="mixed",
+            dayfirst=day_first,
+            utc=parsed.dt.tz is not None,
+        )
     if mixed.notna().sum() <= parsed.notna().sum():
         return parsed, None
     return mixed, "day/month/year" if day_first else "month/day/year"
@@ -541,7 +561,7 @@ def prepare(frame: pd.DataFrame, schema: Schema, source: str = "the table") -> p
         if column.kind == "categorical":
             out[column.name] = _as_category_strings(series)
         elif column.kind == "datetime":
-            parsed, formats = _to_datetime(series)
+            parsed, formats = to_datetime(series)
             if formats:
                 _warn(
                     f"Column {column.name!r} in {source} has dates in more than one format;"

@@ -206,3 +206,22 @@ def test_nested_columns_are_dropped_and_fingerprinted(tmp_path):
     changed = read.copy()
     changed.loc[0, "tags"] = [9]
     assert fingerprint(changed) != fingerprint(read)
+
+
+def test_a_line_with_more_values_than_the_header_is_refused_not_shifted(tmp_path):
+    # pandas would take the first value for a row index and shift every column by one.
+    (tmp_path / "t.csv").write_text("a,b\n1,2,3\n4,5\n")
+    with pytest.raises(DataError, match="more values than the header has columns"):
+        read_table(tmp_path / "t.csv")
+
+
+def test_dates_with_several_utc_offsets_are_read_in_utc():
+    frame = pd.DataFrame(
+        {
+            "when": ["2024-01-01T10:00:00+01:00", "2024-06-01T10:00:00+02:00"] * 10,
+            "y": ["a", "b"] * 10,
+        }
+    )
+    schema = infer_schema(frame, "y")
+    prepared = prepare(frame, schema)
+    assert prepared["when__hour"].tolist()[:2] == [9.0, 8.0]
