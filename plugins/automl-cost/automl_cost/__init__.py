@@ -1,11 +1,11 @@
 """The metric `expected_cost` for binary classification: what the model's mistakes cost.
 
 A false positive costs AUTOML_COST_FP and a false negative AUTOML_COST_FN (both default
-to 1); a row counts as predicted positive when its probability of the positive class (the
-second of the sorted class labels) is above AUTOML_COST_THRESHOLD (default 0.5, the
-threshold `automl predict` uses). The score is the mean cost per row; lower is better.
-The settings are read once, when automl loads its plugins: a value that is not a number
-marks this plugin broken, with a message naming the variable.
+to 1). The score is the mean cost per row of the predicted labels; lower is better. It is
+scored on labels, so automl chooses the decision threshold that makes it lowest on the
+out-of-fold probabilities, stores it in the model and predicts with it (with unequal
+costs it is seldom 0.5). The settings are read once, when automl loads its plugins: a
+value that is not a number marks this plugin broken, with a message naming the variable.
 """
 
 from __future__ import annotations
@@ -22,24 +22,21 @@ from automl.hookspecs import hookimpl
 
 COST_FP = "AUTOML_COST_FP"
 COST_FN = "AUTOML_COST_FN"
-THRESHOLD = "AUTOML_COST_THRESHOLD"
 
 
 @dataclass(frozen=True)
 class Costs:
-    """The price of each kind of mistake and the probability above which to say yes."""
+    """The price of each kind of mistake."""
 
     false_positive: float = 1.0
     false_negative: float = 1.0
-    threshold: float = 0.5
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Costs:
-        """Read the costs and the threshold from `environ`; defaults where unset."""
+        """Read the costs from `environ`; defaults where unset."""
         return cls(
             false_positive=_number(environ, COST_FP, cls.false_positive, low=0.0),
             false_negative=_number(environ, COST_FN, cls.false_negative, low=0.0),
-            threshold=_number(environ, THRESHOLD, cls.threshold, low=0.0, high=1.0),
         )
 
 
@@ -59,12 +56,12 @@ def _number(
     return value
 
 
-def expected_cost(y_true: np.ndarray, proba: np.ndarray, costs: Costs = Costs()) -> float:
-    """Mean cost per row of the yes/no decisions `proba` leads to at `costs.threshold`.
+def expected_cost(y_true: np.ndarray, y_pred: np.ndarray, costs: Costs = Costs()) -> float:
+    """Mean cost per row of the yes/no decisions `y_pred`.
 
-    y_true holds 0 (negative) and 1 (positive); proba is the (n, 2) probability matrix.
+    y_true and y_pred hold 0 (negative) and 1 (positive).
     """
-    predicted = np.asarray(proba)[:, 1] > costs.threshold
+    predicted = np.asarray(y_pred) == 1
     actual = np.asarray(y_true) == 1
     false_positives = np.count_nonzero(predicted & ~actual)
     false_negatives = np.count_nonzero(~predicted & actual)
@@ -79,11 +76,9 @@ def expected_cost_metric(costs: Costs) -> Metric:
         tasks=frozenset({Task.BINARY}),
         direction="minimize",
         score=functools.partial(expected_cost, costs=costs),
-        needs_proba=True,
         description=(
             f"Mean cost per row: {costs.false_positive:g} per false positive,"
-            f" {costs.false_negative:g} per false negative, saying yes above"
-            f" P={costs.threshold:g}."
+            f" {costs.false_negative:g} per false negative."
         ),
     )
 

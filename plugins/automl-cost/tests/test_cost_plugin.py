@@ -24,21 +24,16 @@ def test_contract(item, check):
 
 def test_each_mistake_costs_its_price():
     y_true = np.array([0, 0, 1, 1, 1])
-    # Positive-class probabilities 0.9, 0.2, 0.4, 0.6, 0.55: one false positive (row 0)
-    # and one false negative (row 2) at the 0.5 threshold.
-    p = np.array([0.9, 0.2, 0.4, 0.6, 0.55])
-    proba = np.column_stack([1 - p, p])
+    # One false positive (row 0) and one false negative (row 2).
+    y_pred = np.array([1, 0, 0, 1, 1])
     costs = Costs(false_positive=2.0, false_negative=10.0)
-    assert expected_cost(y_true, proba, costs) == pytest.approx((2.0 + 10.0) / 5)
-    # A stricter threshold turns row 4 into a second false negative.
-    stricter = Costs(false_positive=2.0, false_negative=10.0, threshold=0.58)
-    assert expected_cost(y_true, proba, stricter) == pytest.approx((2.0 + 20.0) / 5)
+    assert expected_cost(y_true, y_pred, costs) == pytest.approx((2.0 + 10.0) / 5)
 
 
 def test_costs_come_from_the_environment_with_defaults():
-    assert Costs.from_environment({}) == Costs(1.0, 1.0, 0.5)
-    environ = {"AUTOML_COST_FP": "0.5", "AUTOML_COST_FN": " 20 ", "AUTOML_COST_THRESHOLD": ""}
-    assert Costs.from_environment(environ) == Costs(0.5, 20.0, 0.5)
+    assert Costs.from_environment({}) == Costs(1.0, 1.0)
+    environ = {"AUTOML_COST_FP": "0.5", "AUTOML_COST_FN": " 20 "}
+    assert Costs.from_environment(environ) == Costs(0.5, 20.0)
 
 
 @pytest.mark.parametrize(
@@ -46,7 +41,6 @@ def test_costs_come_from_the_environment_with_defaults():
     [
         ("AUTOML_COST_FN", "five", "AUTOML_COST_FN='five' is not a number"),
         ("AUTOML_COST_FP", "-1", "AUTOML_COST_FP='-1' must be at least 0"),
-        ("AUTOML_COST_THRESHOLD", "2", "AUTOML_COST_THRESHOLD='2' must be between 0 and 1"),
     ],
 )
 def test_a_bad_setting_is_named(name, value, message):
@@ -99,6 +93,11 @@ def test_a_search_minimises_the_configured_cost(binary_csv: Path, tmp_path: Path
     assert (summary["metric"], summary["direction"]) == ("expected_cost", "minimize")
     # Every fold's cost lies between no mistake and every row a false negative.
     assert all(0.0 <= score <= 5.0 for score in summary["fold_scores"])
+    # A false negative costing five false positives, the model says yes more readily than
+    # at 0.5: automl chose the threshold on the out-of-fold probabilities.
+    choice = summary["decision"]
+    assert choice["metric"] == "expected_cost" and choice["threshold"] < 0.5
+    assert choice["score"] <= choice["score_at_half"]
 
 
 def test_a_bad_setting_fails_a_run_that_asks_for_the_metric_with_its_reason(binary_csv: Path):
