@@ -12,19 +12,28 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from automl import rundir
 from automl.errors import BundleError, PluginError
+from automl.events import trials_words
 
 CARD_JSON = "model_card.json"
 CARD_MARKDOWN = "model_card.md"
 FORMAT_VERSION = 1
-# Types every pipeline may contain beyond what skops trusts by default (scikit-learn, numpy).
-BASE_TRUSTED_TYPES = frozenset({"collections.OrderedDict", "numpy.dtype"})
+# Types every pipeline may contain beyond what skops trusts by default (scikit-learn, numpy):
+# the temperature scaling of `automl.calibrate` is scikit-learn's, in private classes.
+BASE_TRUSTED_TYPES = frozenset(
+    {
+        "collections.OrderedDict",
+        "numpy.dtype",
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._TemperatureScaling",
+    }
+)
 
 
 @dataclass
@@ -123,15 +132,18 @@ def load(directory: str | Path, trusted: Iterable[str]) -> Bundle:
     return Bundle(pipeline=sio.loads(data, trusted=sorted(found)), card=card, path=directory)
 
 
-def read_file(directory: str | Path, name: str) -> bytes:
-    """A file the card lists, after checking it against the checksum the card records."""
+def read_file(
+    directory: str | Path,
+    name: str,
+    what: str = "explanations",
+    hint: str = "It was made without explanations (--no-explain) or by an older automl.",
+) -> bytes:
+    """A file the card lists, after checking it against the checksum the card records; a
+    `BundleError` saying the bundle has no `what` (with `hint`) if the card lists none."""
     directory = Path(directory)
     expected = read_card(directory).get("files", {}).get(name)
     if expected is None:
-        raise BundleError(
-            f"The bundle {directory} has no explanations: {name} is not in it.",
-            hint="It was made without explanations (--no-explain) or by an older automl.",
-        )
+        raise BundleError(f"The bundle {directory} has no {what}: {name} is not in it.", hint=hint)
     try:
         content = (directory / name).read_bytes()
     except OSError as exc:
@@ -219,11 +231,40 @@ def render_markdown(card: dict[str, Any]) -> str:
         f" ± {cv['std']:.3g} over {cv_words(cv)}",
         f"- Fold scores: {', '.join(f'{s:.6g}' for s in cv['fold_scores'])}",
         f"- Refitted on {card['refit']['rows']} of {card['data']['rows']} rows" + sample_note(card),
-        f"- Trials: {card['trials']['complete']} complete, {card['trials']['pruned']} pruned,"
-        f" {card['trials']['failed']} failed",
+        f"- Trials: {trials_words(card['trials'])}",
     ]
     if card.get("classes") is not None:
         lines.append(f"- Classes: {', '.join(map(str, card['classes']))}")
+    if card.get("imbalance"):
+        found = card["imbalance"]
+        lines.append(
+            f"- Imbalanced: {found['minority']!r} has {found['rows']} rows ({found['share']:.1%})"
+        )
+    if card.get("decision"):
+        choice = card["decision"]
+        lines.append(
+            f"- Decision threshold: {card['classes'][1]!r} at probability"
+            f" {choice['threshold']:.4g} or more, {choice['how']}"
+        )
+    found = card.get("calibration")
+    if found:
+        lines.append(f"- Probabilities: temperature scaling {found['why']}")
+    test = card.get("test")
+    if test:
+        lines += ["", "## Held-out test", "", *_test_lines(test, metric)]
+    curve = card.get("learning_curve")
+    if curve:
+        lines += ["", "## Learning curve", "", curve["verdict"]]
+    parent = card.get("parent")
+    if parent:
+        lines += [
+            "",
+            "## Retrained from",
+            "",
+            f"- Parent: {parent['path']} (made {parent['created_at']}; model SHA-256"
+            f" `{str(parent['model_sha256'])[:16]}`, data `{parent['data_fingerprint'][:16]}`)",
+            f"- {parent['text']}",
+        ]
     if members:
         lines += ["", "## Ensemble", "", "| trial | algorithm | weight |", "|---|---|---|"]
         lines += [f"| {m['trial']} | {m['algorithm']} | {m['weight']:.3g} |" for m in members]
@@ -272,6 +313,35 @@ def render_markdown(card: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _test_lines(test: Mapping[str, Any], metric: str) -> list[str]:
+    lines = [
+        f"Scored once on {test['rows']} rows the search never saw ({test['source']}), each"
+        f" score with its {test['confidence']:.0%} bootstrap interval:",
+        "",
+        "| metric | score | interval |",
+        "|---|---|---|",
+    ]
+    for name, score in test["scores"].items():
+        value = "" if score["score"] is None else f"{score['score']:.6g}"
+        interval = (
+            f"{score['low']:.4g} to {score['high']:.4g}"
+            if score.get("low") is not None
+            else score.get("note", "")
+        )
+        lines.append(
+            f"| {name}{' (the metric)' if name == metric else ''} | {value} | {interval} |"
+        )
+    if test.get("cv"):
+        cv = test["cv"]
+        lines += [
+            "",
+            f"Cross-validated {metric}: {cv['score']:.6g} ({cv['low']:.4g} to {cv['high']:.4g})",
+        ]
+    if test.get("agreement"):
+        lines += ["", test["agreement"]["text"]]
+    return lines
+
+
 def cv_words(cv: Mapping[str, Any]) -> str:
     """How the model card's score was cross-validated: "5 folds", or with repeats
     "5 folds, repeated 3 times"."""
@@ -287,15 +357,33 @@ def sample_note(card: dict[str, Any]) -> str:
     return f" (the trials used a seeded sample of {searched} rows)"
 
 
+def ensemble_words(algorithms: Sequence[str]) -> str:
+    """How many members of which algorithms: "an ensemble of 4: 3 lightgbm, 1 linear"."""
+    counts: dict[str, int] = {}
+    for name in algorithms:
+        counts[name] = counts.get(name, 0) + 1
+    order = sorted(counts, key=lambda name: (-counts[name], algorithms.index(name)))
+    return f"an ensemble of {len(algorithms)}: " + ", ".join(f"{counts[n]} {n}" for n in order)
+
+
+def model_words(best: Mapping[str, Any]) -> str:
+    """The exported model in words: "lightgbm (trial 3)", or "an ensemble of 6: 4 lightgbm,
+    1 hist_gradient_boosting, 1 linear"."""
+    members = best.get("ensemble") or []
+    if not members:
+        return f"{best['algorithm']} (trial {best['trial']})"
+    return ensemble_words([m["algorithm"] for m in members])
+
+
 def _model_line(best: dict[str, Any], metric: str) -> str:
     members = best.get("ensemble") or []
     if not members:
         return f"- Best algorithm: **{best['algorithm']}** (trial {best['trial']})"
     single = best["best_single"]
     return (
-        f"- Model: **ensemble** of {len(members)} trials, a weighted average of their"
-        f" predictions; the best single trial was {single['algorithm']} (trial"
-        f" {single['trial']}, {metric} {single['score']:.6g})"
+        f"- Model: **{model_words(best)}**, a weighted average of their predictions; the best"
+        f" single trial was {single['algorithm']} (trial {single['trial']}, {metric}"
+        f" {single['score']:.6g})"
     )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Phase = Literal["load", "search", "refit", "explain", "export", "done"]
+Phase = Literal["load", "search", "refit", "curve", "test", "explain", "export", "done"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,8 @@ class SearchStarted:
 class TrialFinished:
     number: int
     algorithm: str
-    state: Literal["complete", "pruned", "failed"]
+    # stopped: at its deadline, to keep the time budget (not an error, unlike failed)
+    state: Literal["complete", "pruned", "stopped", "failed"]
     value: float | None
     duration: float
     elapsed: float
@@ -58,6 +59,8 @@ class SearchFinished:
     best_algorithm: str | None
     best_value: float | None
     elapsed: float
+    # Stopped at their deadline to keep the budget (not counted as failed).
+    n_stopped: int = 0
 
 
 Event = PhaseChanged | SearchStarted | TrialFinished | BestImproved | SearchFinished
@@ -66,3 +69,14 @@ EventCallback = Callable[[Event], None]
 
 def ignore(event: Event) -> None:
     """The default callback: drop every event."""
+
+
+def trials_words(counts: dict[str, int]) -> str:
+    """The trial counts in words: "12 complete, 3 pruned, 2 stopped at the budget", and
+    the failed ones when there are any."""
+    words = f"{counts.get('complete', 0)} complete, {counts.get('pruned', 0)} pruned"
+    if counts.get("stopped"):
+        words += f", {counts['stopped']} stopped at the budget"
+    if counts.get("failed"):
+        words += f", {counts['failed']} failed"
+    return words

@@ -73,7 +73,9 @@ def beeswarm(explanation: Explanation, output: int = 0) -> bytes:
     return _png(figure)
 
 
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[Any]) -> bytes:
+def confusion_matrix(
+    y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[Any], where: str = "out-of-fold"
+) -> bytes:
     from sklearn.metrics import ConfusionMatrixDisplay
 
     size = 3.0 + 0.4 * len(classes)
@@ -86,11 +88,13 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[A
         ax=ax,
         colorbar=False,
     )
-    ax.set_title("Confusion matrix (out-of-fold)")
+    ax.set_title(f"Confusion matrix ({where})")
     return _png(figure)
 
 
-def roc(y_true: np.ndarray, proba: np.ndarray, classes: Sequence[Any]) -> bytes:
+def roc(
+    y_true: np.ndarray, proba: np.ndarray, classes: Sequence[Any], where: str = "out-of-fold"
+) -> bytes:
     """ROC curve; one-vs-rest curves for several classes."""
     from sklearn.metrics import RocCurveDisplay
 
@@ -102,11 +106,13 @@ def roc(y_true: np.ndarray, proba: np.ndarray, classes: Sequence[Any]) -> bytes:
         )
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
-    ax.set_title("ROC (out-of-fold)")
+    ax.set_title(f"ROC ({where})")
     return _png(figure)
 
 
-def predicted_vs_actual(y_true: np.ndarray, y_pred: np.ndarray, kind: str) -> bytes:
+def predicted_vs_actual(
+    y_true: np.ndarray, y_pred: np.ndarray, kind: str, where: str = "out-of-fold"
+) -> bytes:
     """kind: "actual_vs_predicted" or "residual_vs_predicted"."""
     from sklearn.metrics import PredictionErrorDisplay
 
@@ -115,7 +121,83 @@ def predicted_vs_actual(y_true: np.ndarray, y_pred: np.ndarray, kind: str) -> by
         y_true, y_pred, kind=kind, ax=ax, subsample=2000, random_state=0
     )
     title = "Predicted vs actual" if kind == "actual_vs_predicted" else "Residuals"
-    ax.set_title(f"{title} (out-of-fold)")
+    ax.set_title(f"{title} ({where})")
+    return _png(figure)
+
+
+def precision_recall(
+    y_true: np.ndarray, proba: np.ndarray, classes: Sequence[Any], where: str
+) -> bytes:
+    """The precision-recall curve of the positive (second) class."""
+    from sklearn.metrics import PrecisionRecallDisplay
+
+    figure, ax = _figure(height=5.0, width=5.5)
+    PrecisionRecallDisplay.from_predictions(
+        y_true == 1, proba[:, 1], name=str(classes[1]), ax=ax, plot_chance_level=True
+    )
+    ax.set_title(f"Precision and recall ({where})")
+    return _png(figure)
+
+
+def reliability(
+    table: pd.DataFrame,
+    classes: Sequence[Any],
+    where: str,
+    before: pd.DataFrame | None = None,
+) -> bytes:
+    """The reliability diagram of `evaluate.calibration`'s table: observed frequency
+    against mean predicted probability per bin, the diagonal being perfect calibration;
+    `before`, a table of the same kind, is drawn beside it (before calibration)."""
+    figure, ax = _figure(height=5.0, width=5.5)
+    ax.plot([0, 1], [0, 1], linestyle=":", color="#888", label="perfectly calibrated")
+    if before is not None:
+        ax.plot(before["predicted"], before["observed"], "s--", color="#aaa", label="before")
+    ax.plot(table["predicted"], table["observed"], "o-", color="#1f77b4", label="model")
+    what = f"P({classes[1]})" if len(classes) == 2 else "probability of the predicted class"
+    ax.set_xlabel(f"mean predicted {what}")
+    ax.set_ylabel("observed frequency")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper left", fontsize="small")
+    ax.set_title(f"Calibration ({where})")
+    return _png(figure)
+
+
+def learning_curve(curve: dict[str, Any]) -> bytes:
+    """Training and validation scores against training rows, with a band of one standard
+    deviation over folds (the dict of `automl.curve.LearningCurve.as_dict`)."""
+    points = curve["points"]
+    rows = [p["rows"] for p in points]
+    figure, ax = _figure(height=4.5, width=6.0)
+    for kind, colour in (("train", "#d62728"), ("valid", "#1f77b4")):
+        mean = np.array([p[kind] for p in points])
+        std = np.array([p[f"{kind}_std"] for p in points])
+        label = "training rows" if kind == "train" else "held-out rows (validation)"
+        ax.plot(rows, mean, "o-", color=colour, label=label)
+        ax.fill_between(rows, mean - std, mean + std, color=colour, alpha=0.15)
+    ax.axhline(curve["null"], linestyle=":", color="#888", label="without the columns")
+    ax.set_xlabel("training rows")
+    ax.set_ylabel(curve["metric"])
+    ax.legend(loc="best", fontsize="small")
+    ax.set_title(f"Learning curve: {curve['model']}")
+    return _png(figure)
+
+
+def drift_shares(
+    bins: Sequence[str], reference: Sequence[float], new: Sequence[float], title: str
+) -> bytes:
+    """The share of each bin (or category) in the training data and in the new data, side
+    by side, the first bin at the top (`automl.drift`)."""
+    figure, ax = _figure(height=1.4 + 0.32 * len(bins))
+    rows = np.arange(len(bins))
+    ax.barh(rows - 0.2, reference, height=0.4, color="#aaa", label="training data")
+    ax.barh(rows + 0.2, new, height=0.4, color="#d62728", label="new data")
+    ax.set_yticks(rows, labels=list(bins))
+    ax.invert_yaxis()
+    ax.xaxis.set_major_formatter("{x:.0%}")
+    ax.set_xlabel("share of the rows")
+    ax.legend(loc="best", fontsize="small")
+    ax.set_title(title)
     return _png(figure)
 
 

@@ -210,6 +210,20 @@ class Worker:
         _, pipeline, seconds = self._wait(deadline, cancel)
         return pipeline, seconds
 
+    def fit_predict(
+        self,
+        candidate: Candidate,
+        rows: np.ndarray,
+        predict: Sequence[np.ndarray],
+        deadline: float,
+        cancel: threading.Event | None = None,
+    ) -> tuple[list[np.ndarray], float]:
+        """Fit on `rows` of the data and predict each of the `predict` row sets (as the
+        folds do: probabilities for classification); return them and the seconds taken."""
+        self._request(("fit_predict", candidate, rows, list(predict)))
+        _, predictions, seconds = self._wait(deadline, cancel)
+        return predictions, seconds
+
     def close(self) -> None:
         # The spare holds no data and may still be importing libraries, deaf to "quit"
         # (waiting for it cost 2 s at the end of every run): it is simply killed.
@@ -325,6 +339,21 @@ def _serve(receive: Connection, send: Connection) -> None:
                 send.send(("model", fitted, time.perf_counter() - start))
             except Exception as exc:
                 send.send(("error", describe(exc)))
+        elif kind == "fit_predict":
+            X, y, _, classification, _ = data
+            candidate, rows, targets = payload
+            try:
+                start = time.perf_counter()
+                fitted = candidate.fit(X.iloc[rows], y[rows])
+                predictions = [_predict(fitted, X.iloc[r], classification) for r in targets]
+                send.send(("predicted", predictions, time.perf_counter() - start))
+            except Exception as exc:
+                send.send(("error", describe(exc)))
+
+
+def _predict(fitted: Any, X: pd.DataFrame, classification: bool) -> np.ndarray:
+    predictions = fitted.predict_proba(X) if classification else fitted.predict(X)
+    return _as_float64(predictions, classification)
 
 
 def _as_float64(predictions: Any, classification: bool) -> np.ndarray:
@@ -339,13 +368,12 @@ def _cross_validate(candidate, X, y, folds, classification, receive, send) -> No
         try:
             start = time.perf_counter()
             fitted, rounds = fit_fold(candidate, X, y, train, classification)
-            rows = X.iloc[valid]
-            predictions = fitted.predict_proba(rows) if classification else fitted.predict(rows)
+            predictions = _predict(fitted, X.iloc[valid], classification)
             seconds = time.perf_counter() - start
         except Exception as exc:
             send.send(("error", describe(exc)))
             return
-        send.send(("fold", fold, _as_float64(predictions, classification), seconds, rounds))
+        send.send(("fold", fold, predictions, seconds, rounds))
         if receive.recv()[0] == "stop":
             break
     send.send(("done",))
