@@ -6,7 +6,9 @@ objects and stops early when its `cancel` event is set.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
+import dataclasses
 import io
 import os
 import threading
@@ -18,11 +20,41 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl import bundle, data, ensemble, explain, report, rundir, study
+from automl import (
+    bundle,
+    calibrate,
+    curve,
+    data,
+    decision,
+    drift,
+    ensemble,
+    evaluate,
+    explain,
+    guard,
+    report,
+    retrain,
+    rundir,
+    study,
+)
 from automl.card import count_states, make_card
 from automl.contract import Algorithm, Metric, Task
-from automl.errors import AutoMLWarning, DataError, SearchError, UsageError, describe
-from automl.events import EventCallback, PhaseChanged, SearchFinished, SearchStarted, ignore
+from automl.errors import (
+    AutoMLWarning,
+    Cancelled,
+    DataError,
+    SearchError,
+    UsageError,
+    describe,
+)
+from automl.evaluate import HeldOut
+from automl.events import (
+    EventCallback,
+    PhaseChanged,
+    SearchFinished,
+    SearchStarted,
+    ignore,
+    trials_words,
+)
 from automl.plugins import get_registry
 from automl.refit import final_model
 from automl.search import (
@@ -61,6 +93,17 @@ EXPLAIN_MIN_SECONDS = 4.0
 EXPLAIN_MAX_SECONDS = 20.0
 REPORT_SECONDS = 2.0
 MIN_SHAP_SECONDS = 2.0
+# Time kept for the learning curve (see `curve`) and for scoring the held-out test rows,
+# shares of the budget within bounds, as for the explanation.
+CURVE_SHARE = 0.05
+CURVE_SMALL_SHARE = 0.1
+CURVE_MIN_SECONDS = 2.0
+CURVE_MAX_SECONDS = 15.0
+TEST_SHARE = 0.02
+TEST_SMALL_SHARE = 0.05
+TEST_MIN_SECONDS = 1.0
+TEST_MAX_SECONDS = 5.0
+OUT_OF_FOLD = "out_of_fold.parquet"
 
 
 class AutoML:
@@ -91,6 +134,9 @@ class AutoML:
         fold stop improving (False: fit the searched number of rounds).
     explanations: explain the exported model with SHAP values and write the report; time
         for it is kept back from the search (see `explain_seconds`).
+    learning_curve: measure the exported configuration's cross-validated score at several
+        training sizes and say whether more rows would help or it overfits (see
+        `automl.curve`); time for it is kept back from the search too.
     on_event: called with each progress event; cancel: set it to stop the run early.
     """
 
@@ -113,6 +159,7 @@ class AutoML:
         portfolio: bool = True,
         early_stopping: bool = True,
         explanations: bool = True,
+        learning_curve: bool = True,
         on_event: EventCallback = ignore,
         cancel: threading.Event | None = None,
     ) -> None:
@@ -132,6 +179,7 @@ class AutoML:
         self.portfolio = portfolio
         self.early_stopping = early_stopping
         self.explanations = explanations
+        self.learning_curve = learning_curve
         self.on_event = on_event
         self.cancel = cancel
         self.pipeline_: Any = None
@@ -139,6 +187,11 @@ class AutoML:
         self.card_: dict[str, Any] | None = None
         self.insights_: report.Insights | None = None
         self.bundle_path_: Path | None = None
+        self.out_of_fold_: pd.DataFrame | None = None
+        # What the training data looked like, for `automl drift` (see `automl.drift`).
+        self.reference_: dict[str, Any] | None = None
+        self.evaluation_: evaluate.Evaluation | None = None
+        self.curve_: curve.LearningCurve | None = None
         self._claim: rundir.Claim | None = None
 
     # Fitting -----------------------------------------------------------------------
@@ -148,6 +201,9 @@ class AutoML:
         table: pd.DataFrame | str | Path,
         target: str,
         *,
+        test: pd.DataFrame | str | Path | None = None,
+        test_size: float | None = None,
+        like: AutoML | None = None,
         output: str | Path | None = None,
         resume: bool = False,
         force: bool = False,
@@ -156,18 +212,31 @@ class AutoML:
         """Search, refit the winner on all rows and, with `output`, write the bundle there.
 
         table: a DataFrame or the path of a .csv, .tsv or .parquet file.
+        test: labelled rows (a DataFrame or a file with the same columns) that the search,
+            the ensemble and the refit never see; the exported model is scored on them
+            once, with every metric of the task (see `automl.evaluate`).
+        test_size: instead of `test`, hold out this fraction of `table`'s rows (seeded,
+            stratified for classification) before anything else sees them.
+        like: a model this one retrains (see `automl.retrain`): its configurations are
+            the first trials, and at the end both are scored on the same held-out rows
+            (a `retrain.TEST_SIZE` share, without `test` or `test_size`); the card's
+            "parent" section says which is better.
         output: directory for the trial store and the model bundle; must be new or empty
             unless `resume` continues the interrupted run stored there, or `force` starts
             over (replacing its bundle). It is marked INCOMPLETE until the bundle is saved,
             and no other run may use it meanwhile.
         clock_start: the `time.monotonic()` value the budget counts from (default: now).
         """
+        if like is not None and test is None and test_size is None:
+            test_size = retrain.TEST_SIZE
         budget = Budget(
             time.monotonic() if clock_start is None else clock_start,
             float(self.time_budget),
-            finish=EXPORT_SECONDS + (explain_seconds(self.time_budget) if self.explanations else 0),
+            finish=self._finish_seconds(test is not None or test_size is not None),
         )
         self._validate_options()
+        if test is not None and test_size is not None:
+            raise UsageError("Give held-out rows either as a test table or as a test size.")
         output = Path(output) if output is not None else None
         self._check_output(output, resume, force)
         self.on_event(PhaseChanged("load", budget.elapsed()))
@@ -175,11 +244,15 @@ class AutoML:
         data.require_column(frame, target, source)
         frame = data.drop_missing_target(frame, target)
         task = None if self.task == "auto" else Task(self.task)
+        frame, held_out = self._hold_out(table, frame, target, task, test, test_size, source)
         schema = data.infer_schema(frame, target, task, source)
+        if held_out is not None:
+            held_out.check(schema, frame)
         metric = self._metric(schema.task)
         algorithms = self._algorithms(schema.task)
         X = data.prepare(frame, schema, source)
         y = data.encode_target(frame[target], schema)
+        imbalance = _imbalance(y, schema)
         table_bytes = int(X.memory_usage(deep=True).sum())
         parallel, threads = _cores(self.n_jobs, table_bytes, self.parallel_trials)
         settings = Settings(
@@ -196,6 +269,7 @@ class AutoML:
             repeats=self.cv_repeats or cv_repeats(len(X)),
             parallel=parallel,
             search_rows=self._search_rows(output, resume, schema),
+            imbalanced=imbalance is not None,
         )
         fingerprint = data.fingerprint(frame)
         modules = _estimator_modules(algorithms, schema.task)
@@ -204,7 +278,11 @@ class AutoML:
             runner = Search(
                 X, y, schema, settings, budget, self.on_event, worker, self.cancel, helpers
             )
-            the_study, resumed = self._open_study(output, resume, force, runner, fingerprint, table)
+            split = held_out.split if held_out is not None else None
+            first = retrain.configurations(like.card) if like is not None else []
+            the_study, resumed = self._open_study(
+                output, resume, force, runner, fingerprint, table, split, first
+            )
             if self.explanations:
                 # Importing shap and matplotlib takes one to two seconds: do it while the
                 # worker processes search, not in the time kept for the explanation.
@@ -212,24 +290,52 @@ class AutoML:
             ranked = self._search(runner, the_study, budget, frame.shape[1] - 1)
             self.on_event(PhaseChanged("refit", budget.elapsed()))
             final = final_model(runner, ranked, budget, self.cancel)
-        self.pipeline_ = final.pipeline
-        self.schema_ = schema
-        self.card_ = make_card(
-            runner,
-            the_study,
-            final,
-            source=source,
-            frame=frame,
-            fingerprint=fingerprint,
-            resumed=resumed,
-            budget=budget,
-            time_budget=self.time_budget,
-        )
-        self.card_["data"]["summary"] = report.summarize(frame, schema)
+            raw_oof = _out_of_fold(runner, final)
+            calibration, oof = _calibrate(runner, final, raw_oof)
+            threshold = _decide(runner, final, oof)
+            self.pipeline_, self.schema_ = final.pipeline, schema
+            self.card_ = card = make_card(
+                runner,
+                the_study,
+                final,
+                source=source,
+                frame=frame,
+                fingerprint=fingerprint,
+                resumed=resumed,
+                budget=budget,
+                time_budget=self.time_budget,
+            )
+            card["data"]["summary"] = report.summarize(frame, schema)
+            card["imbalance"] = imbalance
+            card["calibration"] = calibration.as_dict() if calibration is not None else None
+            card["decision"] = threshold.as_dict() if threshold is not None else None
+            card["guard"] = _guard(runner)
+            self.out_of_fold_ = _oof_frame(runner, oof, frame[target], threshold)
+            self.reference_ = drift.reference(frame, schema, self.out_of_fold_)
+            card["drift"] = {"file": drift.REFERENCE_FILE}
+            card["out_of_fold"] = (
+                {"file": OUT_OF_FOLD, "rows": len(self.out_of_fold_)}
+                if self.out_of_fold_ is not None
+                else None
+            )
+            # The curve's fits run in the worker processes while this one scores the test
+            # rows and explains the model, on the other core.
+            measuring = self._start_curve(runner, [worker, *helpers], threshold, budget)
+            self.evaluation_ = None
+            if held_out is not None:
+                self.on_event(PhaseChanged("test", budget.elapsed()))
+                self._score_held_out(held_out, budget, like)
+            explained = None
+            if self.explanations:
+                self.on_event(PhaseChanged("explain", budget.elapsed()))
+                explained = self._explain_model(final, frame, X, budget)
+            self.curve_ = self._finish_curve(measuring)
+        card["learning_curve"] = self.curve_.as_dict() if self.curve_ is not None else None
         self.insights_ = None
-        if self.explanations:
-            self.on_event(PhaseChanged("explain", budget.elapsed()))
-            self.insights_ = self._explain_model(runner, final, frame, X, budget)
+        if explained is not None:
+            before = raw_oof if calibration is not None and calibration.kept else None
+            self.insights_ = self._write_report(runner, explained, before)
+        card["timing"]["wall_seconds"] = round(budget.elapsed(), 3)
         if output is not None:
             self.on_event(PhaseChanged("export", budget.elapsed()))
             self.save(output)
@@ -237,30 +343,185 @@ class AutoML:
         self.on_event(PhaseChanged("done", budget.elapsed()))
         return self
 
-    def _explain_model(
-        self, runner: Search, final: Any, frame: pd.DataFrame, X: pd.DataFrame, budget: Budget
-    ) -> report.Insights | None:
-        """Explain the model and write the report in what is left of the budget; a model
-        that cannot be explained is still a model, so a failure here only warns."""
-        assert self.schema_ is not None and self.card_ is not None
+    def _finish_seconds(self, test: bool) -> float:
+        """Seconds kept back from the search for what follows the refit; the learning
+        curve runs beside the explanation, so it needs time of its own only without one."""
+        seconds = EXPORT_SECONDS
+        if self.explanations:
+            seconds += explain_seconds(self.time_budget)
+        elif self.learning_curve:
+            seconds += curve_seconds(self.time_budget)
+        if test:
+            seconds += test_seconds(self.time_budget)
+        return seconds
+
+    def _hold_out(
+        self,
+        table: Any,
+        frame: pd.DataFrame,
+        target: str,
+        task: Task | None,
+        test: pd.DataFrame | str | Path | None,
+        test_size: float | None,
+        source: str,
+    ) -> tuple[pd.DataFrame, HeldOut | None]:
+        """The training rows and the held-out ones: a test table as given, or a seeded
+        split of `frame`, made before anything else sees its rows."""
+        if test is not None:
+            test_frame, test_source = _read(test, "the test DataFrame")
+            return frame, HeldOut(test_frame, test_source)
+        if test_size is None:
+            return frame, None
+        classification = (task or data.infer_task(frame[target])).is_classification
+        train, held = evaluate.split(frame, target, test_size, self.seed, classification)
+        split = {"fraction": test_size, "seed": self.seed, "stratified": classification}
+        name = Path(source).name if isinstance(table, str | os.PathLike) else source
+        words = f"{test_size:.0%} of {name} held out ({len(held)} rows, seed {self.seed})"
+        return train, HeldOut(held, words, split)
+
+    def _start_curve(
+        self,
+        runner: Search,
+        workers: list[Worker],
+        threshold: decision.Threshold | None,
+        budget: Budget,
+    ) -> concurrent.futures.Future | None:
+        """Start measuring the learning curve of the exported configuration, on the first
+        repeat of the search's folds, in a thread of its own; None if it is not wanted.
+
+        Beside an explanation (which takes a core of this process), it has one worker
+        process and the explanation's time: it adds no wall time. Alone, it has every
+        worker and the time kept for it."""
+        if not self.learning_curve:
+            return None
+        assert self.card_ is not None
+        self.on_event(PhaseChanged("curve", budget.elapsed()))
+        settings = runner.settings
+        if self.explanations:
+            workers = workers[:1]
+            deadline = self._explain_deadline(budget)
+        else:
+            kept = curve_seconds(self.time_budget)
+            deadline = min(budget.end - (budget.finish - kept), time.monotonic() + kept)
+        executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="automl-curve")
+        future = executor.submit(
+            curve.learning_curve,
+            curve.configuration(self.card_),
+            runner.schema,
+            runner.y,
+            runner.folds[: settings.cv],
+            settings.metric,
+            workers,
+            threshold=threshold.value if threshold is not None else None,
+            seed=settings.seed,
+            n_jobs=settings.n_jobs,
+            deadline=deadline,
+            cancel=self.cancel,
+        )
+        executor.shutdown(wait=False)
+        return future
+
+    def _finish_curve(
+        self, measuring: concurrent.futures.Future | None
+    ) -> curve.LearningCurve | None:
+        """The measured curve, once its thread is done; None (with a warning) if it
+        failed."""
+        if measuring is None:
+            return None
         try:
-            return report.make_insights(
+            found = measuring.result()
+            if found is None:
+                warnings.warn(
+                    "No time was left for the learning curve; give a larger --time-budget"
+                    " to have one.",
+                    AutoMLWarning,
+                    stacklevel=2,
+                )
+            return found
+        except Cancelled:
+            raise
+        except Exception as exc:
+            warnings.warn(
+                f"The learning curve could not be measured ({describe(exc)}).",
+                AutoMLWarning,
+                stacklevel=2,
+            )
+            return None
+
+    def _score_held_out(self, held_out: HeldOut, budget: Budget, like: AutoML | None) -> None:
+        """Score the exported model once on the held-out rows; the card gains "test", and
+        with a model it retrains, "parent": both scored on those rows."""
+        assert self.card_ is not None
+        started = time.monotonic()
+        explaining = explain_seconds(self.time_budget) if self.explanations else 0.0
+        deadline = min(
+            started + test_seconds(self.time_budget), budget.end - EXPORT_SECONDS - explaining
+        )
+        # With a model to compare, the test's bootstrap leaves it half the time.
+        own = deadline if like is None else started + (deadline - started) / 2
+        self.evaluation_ = evaluate.evaluate(
+            self, held_out.frame, held_out.source, seed=self.seed, deadline=own
+        )
+        if like is not None:
+            self.card_["parent"] = retrain.compare(
+                like, self.evaluation_, held_out.frame, held_out.source, seed=self.seed,
+                deadline=deadline,
+            )  # fmt: skip
+        self.card_["test"] = evaluate.section(
+            self.evaluation_,
+            self.card_,
+            split=held_out.split,
+            seconds=time.monotonic() - started,
+        )
+
+    def _explain_model(
+        self, final: Any, frame: pd.DataFrame, X: pd.DataFrame, budget: Budget
+    ) -> tuple[Any, pd.DataFrame] | None:
+        """Explain the model in what is left of the budget; a model that cannot be
+        explained is still a model, so a failure here only warns."""
+        assert self.schema_ is not None
+        try:
+            return report.explain_model(
                 final.pipeline,
                 self.schema_,
                 frame,
                 X,
-                self.card_,
-                _out_of_fold(runner, final),
                 deadline=self._explain_deadline(budget),
                 seed=self.seed,
             )
         except Exception as exc:
-            warnings.warn(
-                f"The model could not be explained ({describe(exc)}); the bundle has no"
-                " explanations or report.",
-                AutoMLWarning,
-                stacklevel=2,
+            _cannot_explain(exc)
+            return None
+
+    def _write_report(
+        self,
+        runner: Search,
+        explained: tuple[Any, pd.DataFrame],
+        uncalibrated: np.ndarray | None,
+    ) -> report.Insights | None:
+        """The plots and the report of the explained model; `uncalibrated`: the
+        out-of-fold predictions before calibration, when it was kept."""
+        assert self.schema_ is not None and self.card_ is not None
+        oof = before = None
+        if self.out_of_fold_ is not None:
+            rows = self.out_of_fold_.index.to_numpy()
+            classes = self.schema_.classes
+            columns = ["prediction"] if classes is None else [str(c) for c in classes]
+            predictions = self.out_of_fold_[columns].to_numpy(dtype=float)
+            oof = (runner.y[rows], predictions[:, 0] if classes is None else predictions)
+            if uncalibrated is not None:
+                before = uncalibrated[rows]
+        try:
+            return report.make_insights(
+                *explained,
+                self.schema_,
+                self.card_,
+                oof,
+                evaluation=self.evaluation_,
+                uncalibrated=before,
             )
+        except Exception as exc:
+            _cannot_explain(exc)
             return None
 
     def _search_rows(self, output: Path | None, resume: bool, schema: data.Schema) -> int:
@@ -299,6 +560,8 @@ class AutoML:
         runner: Search,
         fingerprint: str,
         table: Any,
+        split: dict[str, Any] | None = None,
+        first: list[tuple[str, dict[str, Any]]] | None = None,
     ) -> tuple[Any, bool]:
         settings = runner.settings
         run_info = {
@@ -311,11 +574,16 @@ class AutoML:
             "seed": settings.seed,
             "algorithms": [a.name for a in settings.algorithms],
             "fingerprint": fingerprint,
+            # A worker on another machine holds out the same rows (see `distributed`).
+            "test_split": split,
+            "imbalanced": settings.imbalanced,
         }
         if output is not None:
             self._claim = rundir.claim(output, resume, force)
         try:
-            return self._open_claimed_study(output, resume, force, runner, run_info, table)
+            return self._open_claimed_study(
+                output, resume, force, runner, run_info, table, first or []
+            )
         except BaseException:
             if self._claim is not None:
                 self._claim.abandon()  # nothing searched yet: leave the directory as it was
@@ -329,6 +597,7 @@ class AutoML:
         runner: Search,
         run_info: dict[str, Any],
         table: Any,
+        first: list[tuple[str, dict[str, Any]]],
     ) -> tuple[Any, bool]:
         settings = runner.settings
         storage = study.make_storage(self.storage, output)
@@ -346,7 +615,9 @@ class AutoML:
             settings.metric.direction,
         )
         if not resumed:
-            enqueue_first_trials(the_study, settings.algorithms, runner.context, settings.portfolio)
+            enqueue_first_trials(
+                the_study, settings.algorithms, runner.context, settings.portfolio, first
+            )
         path = Path(table).resolve() if isinstance(table, str | os.PathLike) else None
         job = {
             "data": str(path) if path else None,
@@ -387,6 +658,7 @@ class AutoML:
                 n_complete=counts["complete"],
                 n_pruned=counts["pruned"],
                 n_failed=counts["failed"],
+                n_stopped=counts["stopped"],
                 best_algorithm=ranked[0].params["algorithm"] if ranked else None,
                 best_value=ranked[0].value if ranked else None,
                 elapsed=budget.elapsed(),
@@ -402,7 +674,7 @@ class AutoML:
         if not ranked:
             raise SearchError(
                 f"No trial finished within the {budget.seconds:g} s budget"
-                f" ({counts['failed']} failed, {counts['pruned']} pruned).",
+                f" ({trials_words(counts)}).",
                 hint=_no_trial_hint(the_study),
             )
         return ranked
@@ -456,21 +728,25 @@ class AutoML:
     # Using the model -----------------------------------------------------------------
 
     def predict(self, table: pd.DataFrame) -> np.ndarray:
-        """Predicted labels (as in the training target) or values."""
+        """Predicted labels (as in the training target) or values. A binary model with a
+        decision threshold (see `automl.decision`) says positive at or above it; others
+        predict the most probable class."""
         pipeline, schema = self._fitted()
         X = data.prepare(table, schema, "the table to predict")
         if schema.classes is None:
             return np.asarray(pipeline.predict(X), dtype=float)
-        codes = np.asarray(pipeline.predict_proba(X)).argmax(axis=1)
-        return np.asarray(schema.classes, dtype=object)[codes]
+        proba = guard.apply(np.asarray(pipeline.predict_proba(X)), X, self.card.get("guard"))
+        return np.asarray(schema.classes, dtype=object)[decision.codes(pipeline, proba)]
 
     def predict_proba(self, table: pd.DataFrame) -> pd.DataFrame:
-        """One column per class label, holding that class's probability."""
+        """One column per class label, holding that class's probability (the class shares
+        for rows the training data cannot speak for: see `automl.guard`)."""
         pipeline, schema = self._fitted()
         if schema.classes is None:
             raise UsageError("predict_proba needs a classification model; this one is regression.")
         X = data.prepare(table, schema, "the table to predict")
-        return pd.DataFrame(pipeline.predict_proba(X), columns=schema.classes, index=table.index)
+        proba = guard.apply(np.asarray(pipeline.predict_proba(X)), X, self.card.get("guard"))
+        return pd.DataFrame(proba, columns=schema.classes, index=table.index)
 
     def _explain_deadline(self, budget: Budget) -> float:
         """When the SHAP values must stop: before the plots, report and export at the end
@@ -495,7 +771,10 @@ class AutoML:
         """Why the model predicts what it does for each row of `table`: one line per row
         and column among its `top` contributors (then the rest summed), with the row's
         prediction, the base value, the column's value and its SHAP contribution. The
-        frame's `attrs` say in which units ("space") and by which method."""
+        frame's `attrs` say in which units ("space") and by which method. A row the
+        training data cannot speak for (`automl.guard`) is predicted from the class shares
+        and marked `guarded`: its contributions explain the model's own output, which the
+        class shares replaced."""
         pipeline, schema = self._fitted()
         if self.insights_ is not None:
             background = explain.background_sample(
@@ -511,8 +790,35 @@ class AutoML:
             pipeline, schema, table, background, max_rows=None, seed=self.seed
         )
         frame = explain.contributions(explanation, self.predict(table), top)
+        if self.card.get("guard"):
+            X = data.prepare(table, schema, "the rows to explain")
+            guarded = pd.Series(guard.unsupported(X, self.card["guard"]), index=table.index)
+            frame["guarded"] = frame["row"].map(guarded).astype(bool)
         frame.attrs.update(space=explanation.space, method=explanation.method)
         return frame
+
+    def out_of_fold(self) -> pd.DataFrame:
+        """The exported model's out-of-fold predictions: for each training row the search
+        used (by its number in the training table), the actual target, the prediction and,
+        for classification, a probability per class, each from a model that did not see
+        the row. They are what the diagnostics, the threshold and drift checks rest on."""
+        self._fitted()
+        if self.out_of_fold_ is None and self.bundle_path_ is not None:
+            card = self._fitted_card()
+            if card.get("out_of_fold"):
+                content = bundle.read_file(
+                    self.bundle_path_,
+                    OUT_OF_FOLD,
+                    "out-of-fold predictions",
+                    "It was made by an older automl: run it again to have them.",
+                )
+                self.out_of_fold_ = pd.read_parquet(io.BytesIO(content))
+        if self.out_of_fold_ is None:
+            raise UsageError(
+                "This model kept no out-of-fold predictions: its best trial ran in another"
+                " process, or before the run was resumed.",
+            )
+        return self.out_of_fold_.copy()
 
     def leaderboard(self) -> pd.DataFrame:
         """The complete trials of the search, best first."""
@@ -525,7 +831,11 @@ class AutoML:
     def save(self, directory: str | Path) -> Path:
         """Write the model bundle (pipeline and model card) into `directory`."""
         pipeline, _ = self._fitted()
-        files = self.insights_.files if self.insights_ is not None else None
+        files = dict(self.insights_.files) if self.insights_ is not None else {}
+        if self.out_of_fold_ is not None:
+            files[OUT_OF_FOLD] = _parquet(self.out_of_fold_)
+        if self.reference_ is not None:
+            files[drift.REFERENCE_FILE] = drift.as_json(self.reference_)
         return bundle.save(
             directory, pipeline, self._fitted_card(), get_registry().trusted_types(), files
         )
@@ -568,6 +878,21 @@ def load(directory: str | Path) -> AutoML:
     return model
 
 
+def _parquet(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer)
+    return buffer.getvalue()
+
+
+def _cannot_explain(exc: BaseException) -> None:
+    warnings.warn(
+        f"The model could not be explained ({describe(exc)}); the bundle has no"
+        " explanations or report.",
+        AutoMLWarning,
+        stacklevel=3,
+    )
+
+
 def _no_explanations() -> UsageError:
     return UsageError(
         "This model has no explanations: it was fitted with explanations=False"
@@ -584,29 +909,141 @@ def _import_explainers() -> None:
 def explain_seconds(time_budget: float) -> float:
     """Seconds of the budget kept for explaining the model and writing the report: a
     share of it, but at least EXPLAIN_MIN_SECONDS where that is not much of the budget."""
-    floor = min(EXPLAIN_MIN_SECONDS, EXPLAIN_SMALL_SHARE * time_budget)
-    return min(max(EXPLAIN_SHARE * time_budget, floor), EXPLAIN_MAX_SECONDS)
+    return _kept(
+        time_budget, EXPLAIN_SHARE, EXPLAIN_SMALL_SHARE, EXPLAIN_MIN_SECONDS, EXPLAIN_MAX_SECONDS
+    )
 
 
-def _out_of_fold(runner: Search, final: Any) -> tuple[np.ndarray, np.ndarray] | None:
-    """(encoded target, out-of-fold predictions) of the exported model, if kept, on the
-    rows the search used."""
-    rows = runner.sample
+def curve_seconds(time_budget: float) -> float:
+    """Seconds of the budget kept for the learning curve."""
+    return _kept(time_budget, CURVE_SHARE, CURVE_SMALL_SHARE, CURVE_MIN_SECONDS, CURVE_MAX_SECONDS)
+
+
+def test_seconds(time_budget: float) -> float:
+    """Seconds of the budget kept for scoring the held-out test rows."""
+    return _kept(time_budget, TEST_SHARE, TEST_SMALL_SHARE, TEST_MIN_SECONDS, TEST_MAX_SECONDS)
+
+
+def _kept(budget: float, share: float, small_share: float, low: float, high: float) -> float:
+    """A share of the budget, but at least `low` seconds where that is not more than
+    `small_share` of it, and at most `high`."""
+    return min(max(share * budget, min(low, small_share * budget)), high)
+
+
+def _out_of_fold(runner: Search, final: Any) -> np.ndarray | None:
+    """The exported model's out-of-fold predictions (of the first repeat of the folds), a
+    row per row of the table, NaN for rows the search's sample left out; None if they
+    were not kept (the best trial ran in another process, or before a resume)."""
+    n = len(runner.y)
     if final.ensemble is not None:
         members = final.ensemble.weights
-        if all(n in runner.pool.predictions for n in members):
-            return runner.y[rows], ensemble.blend(runner.pool.predictions, members)[rows]
+        if all(number in runner.pool.predictions for number in members):
+            return ensemble.blend(runner.pool.predictions, members)[:n]
         return None
-    if runner.best_predictions and runner.best_predictions[0] == final.trial.number:
-        return runner.y[rows], runner.best_predictions[1][rows]
+    number = final.trial.number
+    if runner.best_predictions and runner.best_predictions[0] == number:
+        return runner.best_predictions[2]
+    if number in runner.pool.predictions:  # not the best trial: refitted when that failed
+        return runner.pool.predictions[number][:n]
     return None
 
 
-def _read(table: pd.DataFrame | str | Path) -> tuple[pd.DataFrame, str]:
+def _calibrate(
+    runner: Search, final: Any, oof: np.ndarray | None
+) -> tuple[calibrate.Calibration | None, np.ndarray | None]:
+    """For a classifier, the temperature scaling of `calibrate` fitted on its out-of-fold
+    predictions; when it is kept, the exported pipeline is wrapped to apply it, and the
+    out-of-fold predictions returned are the calibrated ones (cross-validated)."""
+    settings = runner.settings
+    if not settings.task.is_classification or oof is None:
+        return None, oof
+    rows = runner.sample
+    found, crossed = calibrate.fit(runner.y[rows], oof[rows], settings.seed)
+    metric = settings.metric
+    if found.kept and metric.needs_proba:
+        # A check for metrics that rank rather than score probabilities (ROC AUC of
+        # several classes): calibration must not make the run's own metric worse.
+        before, after = (float(metric.score(runner.y[rows], p)) for p in (oof[rows], crossed))
+        if metric.better(before, after):
+            found = dataclasses.replace(
+                found, kept=False, why=found.why.replace("kept", f"not kept: {metric.name} fell")
+            )
+            crossed = oof[rows]
+    if not found.kept:
+        return found, oof
+    final.pipeline = calibrate.wrap(final.pipeline, found.beta, oof.shape[1])
+    calibrated = np.array(oof)
+    calibrated[rows] = crossed
+    return found, calibrated
+
+
+def _guard(runner: Search) -> dict[str, Any] | None:
+    """The `guard` of a classifier, on the rows the model learnt from."""
+    if runner.schema.classes is None:
+        return None
+    return guard.fit(runner.X, runner.y, runner.schema, runner.settings.cv)
+
+
+def _decide(runner: Search, final: Any, oof: np.ndarray | None) -> decision.Threshold | None:
+    """For a binary model scored on labels, the decision threshold chosen on its
+    out-of-fold probabilities; the exported pipeline is wrapped to predict with it."""
+    settings = runner.settings
+    if settings.task is not Task.BINARY or settings.metric.needs_proba or oof is None:
+        return None
+    rows = runner.sample
+    threshold = decision.choose(runner.y[rows], oof[rows], settings.metric)
+    if threshold is not None and threshold.value != 0.5:
+        # `fit` of the wrapper learns nothing, but wants a row of each class to see.
+        seen = [int(np.flatnonzero(runner.y == code)[0]) for code in (0, 1)]
+        final.pipeline = decision.with_threshold(
+            final.pipeline, threshold.value, runner.X.iloc[seen], runner.y[seen]
+        )
+    return threshold
+
+
+def _oof_frame(
+    runner: Search, oof: np.ndarray | None, target: pd.Series, threshold: Any
+) -> pd.DataFrame | None:
+    """The out-of-fold predictions as `AutoML.out_of_fold` gives them: a row per row the
+    search used (by its number in the training table), the actual target, the prediction
+    and, for classification, a probability per class."""
+    if oof is None:
+        return None
+    rows = runner.sample
+    frame = pd.DataFrame({"actual": target.to_numpy()[rows]}, index=pd.Index(rows, name="row"))
+    classes = runner.schema.classes
+    if classes is None:
+        frame["prediction"] = oof[rows]
+        return frame
+    proba = oof[rows]
+    if threshold is not None and threshold.value != 0.5:
+        codes = (proba[:, 1] >= threshold.value).astype(np.int64)
+    else:
+        codes = proba.argmax(axis=1)
+    frame["prediction"] = np.asarray(classes, dtype=object)[codes]
+    for k, label in enumerate(classes):
+        frame[str(label)] = proba[:, k]
+    return frame
+
+
+def _imbalance(y: np.ndarray, schema: data.Schema) -> dict[str, Any] | None:
+    """The minority class of an imbalanced target, with a warning; else None."""
+    if schema.classes is None:
+        return None
+    found = decision.imbalance(np.bincount(y, minlength=len(schema.classes)), schema.classes)
+    if found is not None:
+        warnings.warn(decision.imbalance_note(found, schema.target), AutoMLWarning, stacklevel=3)
+        found = {**found, "minority": data.plain(found["minority"])}
+    return found
+
+
+def _read(
+    table: pd.DataFrame | str | Path, name: str = "the DataFrame"
+) -> tuple[pd.DataFrame, str]:
     if isinstance(table, pd.DataFrame):
         if table.empty:
-            raise DataError("The DataFrame has no rows or no columns.")
-        return table.copy(), "the DataFrame"
+            raise DataError(f"{name[0].upper()}{name[1:]} has no rows or no columns.")
+        return table.copy(), name
     if isinstance(table, str | os.PathLike):
         return data.read_table(table), str(table)
     raise UsageError(f"Cannot fit on a {type(table).__name__}: give a DataFrame or a file path.")

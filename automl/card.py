@@ -34,6 +34,7 @@ def make_card(
     """The model card: what was exported, how it scored, on what data, with what."""
     metric = runner.settings.metric
     schema = runner.schema
+    board = leaderboard(the_study, metric)
     return {
         "format_version": bundle.FORMAT_VERSION,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -44,7 +45,8 @@ def make_card(
         "metric": {"name": metric.name, "direction": metric.direction},
         "cv": _cv_section(final, runner.settings.cv, runner.settings.repeats),
         "best": _best_section(final),
-        "leaderboard": _records(leaderboard(the_study, metric).head(50)),
+        "leaderboard": _records(board.head(50)),
+        "best_by_algorithm": _records(board.drop_duplicates("algorithm")),
         "trials": count_states(the_study),
         "schema": schema.to_dict(),
         "data": {
@@ -56,6 +58,7 @@ def make_card(
         },
         "refit": {"rows": final.refit_rows},
         "seed": runner.settings.seed,
+        "algorithms": [a.name for a in runner.settings.algorithms],
         "time_budget": time_budget,
         "n_trials": runner.settings.n_trials,
         "timing": {
@@ -97,6 +100,7 @@ def _best_section(final: Final) -> dict[str, Any]:
             "trial": t.number,
             "algorithm": t.params["algorithm"],
             "weight": final.ensemble.weights[t.number],
+            "params": t.user_attrs.get("params", {}),
         }
         for t in final.members
     ]
@@ -110,13 +114,18 @@ def _best_section(final: Final) -> dict[str, Any]:
 
 
 def count_states(the_study: Any) -> dict[str, int]:
+    """Trials by how they ended: complete, pruned (for their score or their pace),
+    stopped (at their deadline, or not started, to keep the budget) and failed (an error)."""
     from optuna.trial import TrialState
 
-    states = [t.state for t in the_study.get_trials(deepcopy=False)]
+    trials = the_study.get_trials(deepcopy=False)
+    failed = [t for t in trials if t.state is TrialState.FAIL]
+    stopped = sum(bool(t.user_attrs.get("stopped")) for t in failed)
     return {
-        "complete": states.count(TrialState.COMPLETE),
-        "pruned": states.count(TrialState.PRUNED),
-        "failed": states.count(TrialState.FAIL),
+        "complete": sum(t.state is TrialState.COMPLETE for t in trials),
+        "pruned": sum(t.state is TrialState.PRUNED for t in trials),
+        "stopped": stopped,
+        "failed": len(failed) - stopped,
     }
 
 

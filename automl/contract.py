@@ -48,12 +48,27 @@ class Suggester(Protocol):
 
 @dataclass(frozen=True)
 class SearchContext:
-    """What a search space may know about the data it is searched on."""
+    """What a search space may know about the data it is searched on.
+
+    imbalanced: for classification, whether the smallest class is rare (under a fifth of
+        the rows for two classes, under a quarter of the largest class's rows for more):
+        then weighting the classes (`class_weight="balanced"`) is worth searching.
+    """
 
     task: Task
     n_rows: int
     n_columns: int
     n_classes: int | None = None
+    imbalanced: bool = False
+
+
+def class_weights(trial: Suggester, context: SearchContext) -> dict[str, Any]:
+    """For imbalanced classes, the searched `class_weight`: None (every row counts the
+    same) or "balanced" (rows weighted against their class's share), as scikit-learn's and
+    LightGBM's classifiers take it; for balanced classes or regression, nothing."""
+    if context.task.is_classification and context.imbalanced:
+        return {"class_weight": trial.suggest_categorical("class_weight", [None, "balanced"])}
+    return {}
 
 
 @dataclass(frozen=True)

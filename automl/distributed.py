@@ -19,7 +19,7 @@ from typing import Any
 
 import optuna
 
-from automl import data, study
+from automl import data, evaluate, study
 from automl.contract import Task
 from automl.errors import Cancelled, DataError, UsageError
 from automl.events import EventCallback, ignore
@@ -109,6 +109,7 @@ def join(
         n_jobs=_resolve_n_jobs(n_jobs, len(X)),
         n_trials=job.get("n_trials"),
         ensemble=False,  # out-of-fold predictions stay in the run's memory
+        imbalanced=bool(run.get("imbalanced")),
     )
     # Each worker samples differently, or they would all propose the same next trial.
     sampler = make_sampler(random.SystemRandom().randrange(2**31))
@@ -218,6 +219,11 @@ def _load(path: str, run: dict[str, Any]) -> tuple[Any, Any, data.Schema]:
     frame = data.read_table(path)
     data.require_column(frame, target, path)
     frame = data.drop_missing_target(frame, target)
+    split = run.get("test_split")
+    if split:  # the rows the run held out for its test are not searched here either
+        frame, _ = evaluate.split(
+            frame, target, split["fraction"], split["seed"], split["stratified"]
+        )
     found = data.fingerprint(frame)
     if found != run["fingerprint"]:
         raise DataError(

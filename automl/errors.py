@@ -12,6 +12,8 @@ class ExitCode(enum.IntEnum):
     RUN_FAILED = 1
     BAD_INPUT = 2
     PLUGIN_ERROR = 3
+    # drift found (`automl drift`): a column the model uses has major drift
+    DRIFT = 4
     INTERRUPTED = 130
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl import data
+from automl import calibrate, data, decision
 from automl.data import Schema
 from automl.errors import DataError
 
@@ -103,6 +103,8 @@ def explain(
     """
     from threadpoolctl import threadpool_limits
 
+    # A decision threshold changes labels, not probabilities: explain the model it wraps.
+    pipeline = decision.unwrap(pipeline)
     # One thread: waking OpenMP threads costs more than it saves on these small chunks,
     # and spinning ones slow everything else down.
     with threadpool_limits(1):
@@ -387,6 +389,12 @@ def _explainer(
     from sklearn.ensemble import VotingClassifier, VotingRegressor
     from sklearn.pipeline import Pipeline
 
+    beta = calibrate.beta_of(pipeline)
+    if beta is not None:
+        inner = calibrate.inner_model(pipeline)
+        if isinstance(inner, VotingClassifier):  # probabilities: scaling them does not add up
+            return _Kernel(pipeline, schema, background, seed)
+        return _Scaled(_explainer(inner, schema, background, seed, deadline, X), beta)
     soft = isinstance(pipeline, VotingClassifier) and pipeline.voting == "soft"
     if soft or isinstance(pipeline, VotingRegressor):
         return _Ensemble(pipeline, schema, background, seed, deadline, X)
@@ -449,6 +457,26 @@ class _Ensemble(_Explainer):
             values = values + weight * _fold(member_values, member.owners, self.n_columns)
             base = base + weight * member_base
         return np.asarray(values), np.asarray(base)
+
+
+class _Scaled(_Explainer):
+    """A temperature-scaled model (see `automl.calibrate`) gives softmax(β z), where z are
+    the log-odds or raw scores of the model it wraps: its SHAP values in that space are the
+    wrapped model's times β."""
+
+    def __init__(self, inner: _Explainer, beta: float) -> None:
+        self.inner = inner
+        self.beta = beta
+        self.method = inner.method
+        self.owners = inner.owners
+
+    @property
+    def first_rows(self) -> int:
+        return self.inner.first_rows
+
+    def explain(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        values, base = self.inner.explain(X)
+        return values * self.beta, np.asarray(base) * self.beta
 
 
 def _tree_size(model: Any) -> float:

@@ -1,30 +1,30 @@
 """What a bundle holds beside the model: the explanation files and the report.
 
-`make_insights` explains the fitted model (explain.py), draws the pictures (plots.py) and
-writes `report.md` and a self-contained `report.html` (pictures embedded) from one list
-of blocks, so the two always say the same thing.
+`explain_model` explains the fitted model (explain.py); `make_insights` draws the
+pictures (plots.py) and writes `report.md` and a self-contained `report.html` (pictures
+embedded) from one list of blocks, so the two always say the same thing.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import io
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from automl import explain, plots
-from automl.bundle import cv_words, sample_note
+from automl import decision, evaluate, explain, guard, plots
+from automl.bundle import cv_words, model_words, sample_note
 from automl.data import Schema
+from automl.render import Block, Image, Table, html_page, markdown
 
 IMPORTANCE_CSV = "importance.csv"
 BACKGROUND = "explain_background.parquet"
 REPORT_MARKDOWN = "report.md"
 REPORT_HTML = "report.html"
+# The plots of the held-out test rows are named as those of the out-of-fold ones, after this.
+TEST_PREFIX = "test_"
 # Beeswarm plots are drawn for at most this many classes.
 MAX_CLASS_PLOTS = 10
 TABLE_ROWS = 15
@@ -68,24 +68,39 @@ def summarize(frame: pd.DataFrame, schema: Schema) -> dict[str, Any]:
     return {"columns": columns, "target": balance}
 
 
-def make_insights(
+def explain_model(
     pipeline: Any,
     schema: Schema,
     frame: pd.DataFrame,
     X: pd.DataFrame,
-    card: dict[str, Any],
-    oof: tuple[np.ndarray, np.ndarray] | None,
     *,
     deadline: float | None = None,
     seed: int = 0,
-) -> Insights:
-    """Explain `pipeline` on a sample of the training rows until `deadline`, draw the
-    plots (with `oof` = (encoded target, out-of-fold predictions) the diagnostics too)
-    and write the report. `card` gains an "explanation" section."""
+) -> tuple[explain.Explanation, pd.DataFrame]:
+    """Explain `pipeline` on a sample of the training rows until `deadline`; return the
+    explanation and the background rows it used (model input, kept in the bundle)."""
     background = explain.background_sample(X, seed)
     explanation = explain.explain(
         pipeline, schema, frame, background, deadline=deadline, seed=seed, prepared=X
     )
+    return explanation, background
+
+
+def make_insights(
+    explanation: explain.Explanation,
+    background: pd.DataFrame,
+    schema: Schema,
+    card: dict[str, Any],
+    oof: tuple[np.ndarray, np.ndarray] | None,
+    *,
+    evaluation: evaluate.Evaluation | None = None,
+    uncalibrated: np.ndarray | None = None,
+) -> Insights:
+    """Draw the plots of the `explanation` (with `oof` = (encoded target, out-of-fold
+    predictions) the diagnostics too, and `uncalibrated`, the out-of-fold probabilities
+    before calibration, in the reliability plot) and write the report, with the learning
+    curve the card holds and the `evaluation` of held-out rows. `card` gains an
+    "explanation" section."""
     importance = explain.importance(explanation)
     card["explanation"] = {
         "method": explanation.method,
@@ -102,13 +117,25 @@ def make_insights(
         name = "beeswarm.png" if len(explanation.outputs) == 1 else f"beeswarm-{k}.png"
         images[name] = plots.beeswarm(explanation, k)
     if oof is not None:
-        images.update(_diagnostics(schema, *oof))
+        threshold = (card.get("decision") or {}).get("threshold")
+        images.update(_diagnostics(schema, *oof, threshold, uncalibrated))
+    if card.get("learning_curve"):
+        images["learning_curve.png"] = plots.learning_curve(card["learning_curve"])
+    tested = evaluate.images(evaluation, TEST_PREFIX) if evaluation is not None else {}
+    images.update(tested)
     files = {name: content for name, content in images.items()}
     files[IMPORTANCE_CSV] = importance.to_csv(index=False).encode()
     files[BACKGROUND] = _parquet(background)
     blocks = _blocks(card, importance, explanation, images)
-    files[REPORT_MARKDOWN] = _markdown(blocks).encode()
-    files[REPORT_HTML] = _html(blocks, images, card).encode()
+    if evaluation is not None:
+        about = (
+            f"The exported model, scored once on {evaluation.rows} rows ({card['test']['source']})"
+            " that the search, the ensemble and the refit never saw."
+        )
+        at = next(i for i, block in enumerate(blocks) if block == ("h2", "How to predict with it"))
+        blocks[at:at] = evaluate.blocks(evaluation, card, tested, "Held-out test", about)
+    files[REPORT_MARKDOWN] = markdown(blocks).encode()
+    files[REPORT_HTML] = html_page(blocks, images, f"automl report: {card['target']}").encode()
     return Insights(explanation, importance, files)
 
 
@@ -136,7 +163,13 @@ def _parquet(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def _diagnostics(schema: Schema, y: np.ndarray, predictions: np.ndarray) -> dict[str, bytes]:
+def _diagnostics(
+    schema: Schema,
+    y: np.ndarray,
+    predictions: np.ndarray,
+    threshold: float | None,
+    uncalibrated: np.ndarray | None,
+) -> dict[str, bytes]:
     if schema.classes is None:
         predicted = predictions.reshape(len(y))
         return {
@@ -145,30 +178,19 @@ def _diagnostics(schema: Schema, y: np.ndarray, predictions: np.ndarray) -> dict
             ),
             "residuals.png": plots.predicted_vs_actual(y, predicted, "residual_vs_predicted"),
         }
+    if threshold is not None:
+        labels = (predictions[:, 1] >= threshold).astype(np.int64)
+    else:
+        labels = predictions.argmax(axis=1)
+    reliability = evaluate.calibration_table(y, predictions)
+    before = None if uncalibrated is None else evaluate.calibration_table(y, uncalibrated)
     return {
-        "confusion_matrix.png": plots.confusion_matrix(
-            y, predictions.argmax(axis=1), schema.classes
-        ),
+        "confusion_matrix.png": plots.confusion_matrix(y, labels, schema.classes),
         "roc.png": plots.roc(y, predictions, schema.classes),
+        "calibration.png": plots.reliability(
+            reliability, schema.classes, "out-of-fold", before=before
+        ),
     }
-
-
-# The report as blocks, rendered twice ----------------------------------------------
-
-
-@dataclass
-class _Table:
-    header: list[str]
-    rows: list[list[Any]]
-
-
-@dataclass
-class _Image:
-    name: str
-    caption: str
-
-
-Block = tuple[str, Any]  # ("h1" | "h2" | "p" | "code", text), ("table", _Table), ("img", _Image)
 
 
 def _blocks(
@@ -184,11 +206,7 @@ def _blocks(
     direction = (
         "higher is better" if card["metric"]["direction"] == "maximize" else "lower is better"
     )
-    model = (
-        f"an ensemble of {len(best['ensemble'])} trials"
-        if best.get("ensemble")
-        else f"{best['algorithm']} (trial {best['trial']})"
-    )
+    model = model_words(best)
     blocks: list[Block] = [
         ("h1", f"automl report: {card['target']} ({card['task']})"),
         (
@@ -206,11 +224,12 @@ def _blocks(
         ),
         (
             "table",
-            _Table(
+            Table(
                 ["fold", metric],
                 [[i + 1, f"{s:.6g}"] for i, s in enumerate(cv["fold_scores"])],
             ),
         ),
+        *_decision_blocks(card),
         ("h2", "How to predict with it"),
         ("p", "From the command line (CSV out; add --proba for class probabilities):"),
         ("code", "automl predict MODEL_DIR new_rows.csv --output predictions.csv"),
@@ -226,7 +245,7 @@ def _blocks(
         ("h2", "Leaderboard"),
         (
             "table",
-            _Table(
+            Table(
                 ["rank", "trial", "algorithm", metric, "std"],
                 [
                     [r["rank"], r["trial"], r["algorithm"], f"{r[metric]:.6g}", f"{r['std']:.3g}"]
@@ -234,27 +253,119 @@ def _blocks(
                 ],
             ),
         ),
+        ("p", "The best trial of each algorithm tried:"),
+        (
+            "table",
+            Table(
+                ["algorithm", "trial", "rank", metric, "std"],
+                [
+                    [r["algorithm"], r["trial"], r["rank"], f"{r[metric]:.6g}", f"{r['std']:.3g}"]
+                    for r in card.get("best_by_algorithm", [])
+                ],
+            ),
+        ),
         ("h2", f"Parameters of {single['algorithm']} (trial {single['trial']})"),
-        ("table", _Table(["parameter", "value"], [[k, v] for k, v in single["params"].items()])),
+        ("table", Table(["parameter", "value"], [[k, v] for k, v in single["params"].items()])),
     ]
     diagnostics = [
         n
-        for n in ("confusion_matrix.png", "roc.png", "predicted_vs_actual.png", "residuals.png")
+        for n in (
+            "confusion_matrix.png",
+            "roc.png",
+            "calibration.png",
+            "predicted_vs_actual.png",
+            "residuals.png",
+        )
         if n in images
     ]
     blocks.append(("h2", "Diagnostics"))
     if diagnostics:
-        blocks.append(("p", "From the out-of-fold predictions of cross-validation."))
-        blocks += [
-            ("img", _Image(n, n.removesuffix(".png").replace("_", " "))) for n in diagnostics
-        ]
+        blocks.append(
+            (
+                "p",
+                "From the out-of-fold predictions of cross-validation: each row predicted by a"
+                " model that did not see it.",
+            )
+        )
+        blocks += [("img", Image(n, n.removesuffix(".png").replace("_", " "))) for n in diagnostics]
     else:
         blocks.append(("p", "No out-of-fold predictions were kept for the exported model."))
+    blocks += _curve_blocks(card.get("learning_curve"), "learning_curve.png" in images)
     blocks += _explanation_blocks(importance, explanation, images)
     blocks += [
         ("h2", "Versions"),
-        ("table", _Table(["library", "version"], [[k, v] for k, v in card["versions"].items()])),
+        ("table", Table(["library", "version"], [[k, v] for k, v in card["versions"].items()])),
     ]
+    return blocks
+
+
+def _decision_blocks(card: dict[str, Any]) -> list[Block]:
+    """The held-out test score in short, and how labels are decided."""
+    blocks: list[Block] = []
+    test = card.get("test")
+    if test and test.get("score") is not None:
+        interval = f" ({test['low']:.4g} to {test['high']:.4g})" if test.get("low") else ""
+        agreement = (test.get("agreement") or {}).get("text", "")
+        blocks.append(
+            (
+                "p",
+                f"On {test['rows']} held-out test rows, {test['metric']} {test['score']:.4g}"
+                f"{interval}. {agreement}",
+            )
+        )
+    found = card.get("calibration")
+    if found:
+        blocks.append(("p", f"Probabilities: temperature scaling {found['why']}."))
+    if card.get("guard"):
+        blocks.append(("p", f"Rows unlike the training rows: {guard.words(card['guard'])}."))
+    parent = card.get("parent")
+    if parent:
+        blocks.append(("p", f"Retrained from {parent['path']}: {parent['text']}"))
+    choice = card.get("decision")
+    if choice:
+        positive = card["classes"][1]
+        blocks.append(
+            (
+                "p",
+                f"Decision threshold: {positive!r} is predicted when its probability is at"
+                f" least {choice['threshold']:.4g}, {choice['how']}. Probabilities are the"
+                " model's own.",
+            )
+        )
+    return blocks
+
+
+def _curve_blocks(found: dict[str, Any] | None, drawn: bool) -> list[Block]:
+    if not found:
+        return []
+    metric = found["metric"]
+    blocks: list[Block] = [
+        ("h2", "Learning curve"),
+        (
+            "p",
+            f"{found['model'].capitalize()}, fitted again on shares of each fold's training"
+            f" rows ({found['folds']} folds): {metric} on the fold's held-out rows"
+            " (validation) and on rows it was fitted on (training). " + found["verdict"],
+        ),
+    ]
+    if drawn:
+        blocks.append(("img", Image("learning_curve.png", "learning curve")))
+    blocks.append(
+        (
+            "table",
+            Table(
+                ["rows", f"training {metric}", f"validation {metric}"],
+                [
+                    [
+                        p["rows"],
+                        f"{p['train']:.4g} ± {p['train_std']:.2g}",
+                        f"{p['valid']:.4g} ± {p['valid_std']:.2g}",
+                    ]
+                    for p in found["points"]
+                ],
+            ),
+        )
+    )
     return blocks
 
 
@@ -273,7 +384,7 @@ def _data_blocks(card: dict[str, Any]) -> list[Block]:
         ("p", f"{rows} rows x {data['columns']} columns from {data['source']}.{shown}"),
         (
             "table",
-            _Table(
+            Table(
                 ["column", "kind", "missing", "distinct values"],
                 [
                     [
@@ -297,12 +408,14 @@ def _data_blocks(card: dict[str, Any]) -> list[Block]:
         blocks.append(
             (
                 "table",
-                _Table(
+                Table(
                     ["class", "rows", "share"],
                     [[c, n, f"{n / max(rows, 1):.1%}"] for c, n in target["counts"].items()],
                 ),
             )
         )
+        if card.get("imbalance"):
+            blocks.append(("p", decision.imbalance_note(card["imbalance"], card["target"])))
     elif target:
         blocks.append(
             (
@@ -334,7 +447,7 @@ def _explanation_blocks(
         ),
         (
             "table",
-            _Table(
+            Table(
                 ["column", "importance", "direction"],
                 [
                     [r.column, f"{r.importance:.4g}", r.direction]
@@ -342,74 +455,10 @@ def _explanation_blocks(
                 ],
             ),
         ),
-        ("img", _Image("importance.png", "mean |SHAP| per column")),
+        ("img", Image("importance.png", "mean |SHAP| per column")),
     ]
     for k, label in enumerate(explanation.outputs[:MAX_CLASS_PLOTS]):
         name = "beeswarm.png" if len(explanation.outputs) == 1 else f"beeswarm-{k}.png"
         if name in images:
-            blocks.append(("img", _Image(name, f"contributions to {label}, one dot per row")))
+            blocks.append(("img", Image(name, f"contributions to {label}, one dot per row")))
     return blocks
-
-
-def _markdown(blocks: Sequence[Block]) -> str:
-    out: list[str] = []
-    for kind, content in blocks:
-        if kind == "h1":
-            out.append(f"# {content}")
-        elif kind == "h2":
-            out.append(f"## {content}")
-        elif kind == "p":
-            out.append(content)
-        elif kind == "code":
-            out.append(f"```\n{content}\n```")
-        elif kind == "img":
-            out.append(f"![{content.caption}]({content.name})")
-        elif kind == "table":
-            cells = lambda row: "| " + " | ".join(_md_cell(v) for v in row) + " |"  # noqa: E731
-            lines = [cells(content.header), "|" + "---|" * len(content.header)]
-            out.append("\n".join(lines + [cells(r) for r in content.rows]))
-    return "\n\n".join(out) + "\n"
-
-
-def _md_cell(value: Any) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-def _html(blocks: Sequence[Block], images: dict[str, bytes], card: dict[str, Any]) -> str:
-    parts: list[str] = []
-    for kind, content in blocks:
-        if kind in ("h1", "h2", "p"):
-            parts.append(f"<{kind}>{html.escape(content)}</{kind}>")
-        elif kind == "code":
-            parts.append(f"<pre><code>{html.escape(content)}</code></pre>")
-        elif kind == "img":
-            data = base64.b64encode(images[content.name]).decode()
-            caption = html.escape(content.caption)
-            parts.append(
-                f'<figure><img src="data:image/png;base64,{data}" alt="{caption}"'
-                f' data-file="{html.escape(content.name)}"><figcaption>{caption}</figcaption>'
-                "</figure>"
-            )
-        elif kind == "table":
-            head = "".join(f"<th>{html.escape(str(h))}</th>" for h in content.header)
-            body = "".join(
-                "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
-                for row in content.rows
-            )
-            parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-    title = html.escape(f"automl report: {card['target']}")
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{title}</title><style>{_CSS}</style></head><body>\n"
-        + "\n".join(parts)
-        + "\n</body></html>\n"
-    )
-
-
-_CSS = (
-    "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;"
-    "color:#222;line-height:1.45}table{border-collapse:collapse;margin:.5rem 0 1rem}"
-    "th,td{border:1px solid #ccc;padding:.2rem .6rem;text-align:left}th{background:#f3f3f3}"
-    "pre{background:#f6f6f6;padding:.6rem;overflow:auto}img{max-width:100%}"
-    "figure{margin:1rem 0}figcaption{color:#666;font-size:.9rem}"
-)

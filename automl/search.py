@@ -163,6 +163,9 @@ class Settings:
     parallel: int = 1
     # Trials use a sample of at most this many rows (None: SEARCH_ROWS).
     search_rows: int | None = None
+    # The classes are imbalanced (see `automl.decision.imbalance`): search spaces may
+    # offer class weights.
+    imbalanced: bool = False
 
 
 def search_rows(time_budget: float, n_classes: int | None = None) -> int:
@@ -269,7 +272,10 @@ def first_trials(
     algorithm the portfolio has no entry for (third-party ones, say). Without it, every
     algorithm's own defaults: first defaults of all algorithms first. Values outside the
     range the algorithm's search space gives this table (k-NN's neighbours on a small
-    table, say) are moved to the nearest end of it.
+    table, say) are moved to the nearest end of it; a choice the space offers that an
+    entry does not make takes the first of its options (no class weights, say). For
+    imbalanced classes, each algorithm whose space offers class weights also gets its
+    first entry with balanced weights, right after it.
     """
     searched = {a.name: a for a in algorithms}
     chosen: list[tuple[str, dict[str, Any]]] = []
@@ -290,13 +296,37 @@ def first_trials(
             chosen += [
                 (a.name, dict(a.defaults[rank])) for a in algorithms if rank < len(a.defaults)
             ]
-    return [(name, _within(searched[name], params, context)) for name, params in chosen]
+    trials = [(name, _within(searched[name], params, context)) for name, params in chosen]
+    if not context.imbalanced:
+        return trials
+    weighted: list[tuple[str, dict[str, Any]]] = []
+    seen: set[str] = set()
+    for name, params in trials:
+        weighted.append((name, params))
+        if name not in seen and "class_weight" in params:
+            weighted.append((name, {**params, "class_weight": "balanced"}))
+        seen.add(name)
+    return weighted
 
 
 def _within(algorithm: Algorithm, params: dict[str, Any], context: SearchContext) -> dict[str, Any]:
-    """`params`, with each number moved inside the range the search space gives it here."""
+    """`params`, with each number moved inside the range the search space gives it here,
+    and the first option of each choice the space offers and `params` does not make."""
     ranges = _Ranges.of(algorithm, context)
-    return params if ranges is None else ranges.inside(params)
+    if ranges is None:
+        return params
+    return {**{k: v for k, v in ranges.first.items() if k not in params}, **ranges.inside(params)}
+
+
+def _searched_part(
+    algorithm: Algorithm, params: dict[str, Any], context: SearchContext
+) -> dict[str, Any]:
+    """`_within(params)` without the values the space sets unsearched (the trial sets
+    them itself), for a configuration taken from a model card."""
+    ranges = _Ranges.of(algorithm, context)
+    if ranges is None:
+        return params
+    return {k: v for k, v in _within(algorithm, params, context).items() if k in ranges.asked}
 
 
 def trial_params(
@@ -316,6 +346,8 @@ class _Ranges:
     def __init__(self) -> None:
         self.bounds: dict[str, tuple[float, float]] = {}
         self.asked: set[str] = set()
+        # The first option of every choice the space offers.
+        self.first: dict[str, Any] = {}
         # What the space returned without asking for it.
         self.unsearched: dict[str, Any] = {}
 
@@ -343,6 +375,7 @@ class _Ranges:
 
     def suggest_categorical(self, name: str, choices: Any) -> Any:
         self.asked.add(name)
+        self.first[name] = choices[0]
         return choices[0]
 
     def inside(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -364,9 +397,17 @@ def enqueue_first_trials(
     algorithms: Sequence[Algorithm],
     context: SearchContext,
     portfolio: bool = True,
+    before: Sequence[tuple[str, Mapping[str, Any]]] = (),
 ) -> None:
-    """Enqueue `first_trials`, in order."""
-    for name, params in first_trials(algorithms, context, portfolio):
+    """Enqueue `first_trials`, in order, after the configurations `before` (a retrained
+    model's) whose algorithm is searched."""
+    searched = {a.name: a for a in algorithms}
+    earlier = [
+        (name, _searched_part(searched[name], dict(params), context))
+        for name, params in before
+        if name in searched
+    ]
+    for name, params in [*earlier, *first_trials(algorithms, context, portfolio)]:
         fixed = {f"{name}:{k}": v for k, v in params.items()}
         study.enqueue_trial({"algorithm": name, **fixed}, skip_if_exists=True)
 
@@ -442,6 +483,7 @@ class Search:
             n_rows=len(X),
             n_columns=X.shape[1],
             n_classes=len(schema.classes) if schema.classes else None,
+            imbalanced=settings.imbalanced,
         )
         self.worker = worker
         # Each trial borrows an idle worker process; with one, trials run one at a time.
@@ -462,8 +504,8 @@ class Search:
         self.errors_in_a_row: Counter[str] = Counter()
         self.disabled: dict[str, str] = {}
         self.best_fold_seconds = 0.0
-        # (trial number, out-of-fold predictions) of the best trial this process ran.
-        self.best_predictions: tuple[int, np.ndarray] | None = None
+        # (trial number, score, out-of-fold predictions) of the best trial this process ran.
+        self.best_predictions: tuple[int, float, np.ndarray] | None = None
         width = len(schema.classes) if settings.task.is_classification and schema.classes else 1
         self.pool = ensemble.Pool.for_table(
             settings.metric, len(self.oof_y), width, settings.ensemble
@@ -665,17 +707,17 @@ class Search:
                 predictions[result.fold] = result.predictions
                 trial.report(float(np.mean(scores)), result.fold)
                 if len(scores) < k and not self._spared(trial, seconds) and trial.should_prune():
-                    trial.set_user_attr("reason", "pruned: worse than the median at this fold")
+                    trial.set_user_attr("reason", "worse than the median at this fold")
                     raise optuna.TrialPruned()
                 if len(scores) < k and self._too_slow(trial.study, seconds, deadline):
-                    trial.set_user_attr("reason", "pruned: too slow for the budget left")
+                    trial.set_user_attr("reason", "too slow for the budget left")
                     raise optuna.TrialPruned()
         except TimeUp:
             running = time.perf_counter() - begun - sum(seconds)
             if seconds or first_fold_by is None or time.monotonic() >= deadline:
-                reason = "stopped: it would not finish within the time budget"
+                reason = "it would not finish within the time budget"
             else:
-                reason = f"stopped: its first fold took over 1/{k} of the {window:.1f} s it had"
+                reason = f"its first fold took over 1/{k} of the {window:.1f} s it had"
             self._fail(trial, reason, error=False)
         except TrialFailed as exc:
             self._fail(trial, str(exc))
@@ -708,8 +750,18 @@ class Search:
         predictions: dict[int, np.ndarray],
     ) -> None:
         """Assemble the trial's out-of-fold predictions for the ensemble pool and, if it
-        is the best so far, for the diagnostics of the report."""
-        best = self.best is None or self.settings.metric.better(value, self.best)
+        is the best so far, for the diagnostics, the decision threshold and the drift
+        reference of the exported model.
+
+        The best is judged against the trial held here, not `self.best`: trials run at
+        once may finish before the one ahead of them is noted. Ties go to the earlier
+        trial, as in `ranked_trials`."""
+        held = self.best_predictions
+        best = (
+            held is None
+            or self.settings.metric.better(value, held[1])
+            or (value == held[1] and trial.number < held[0])
+        )
         if not self.pool.capacity and not best:
             return
         first = next(iter(predictions.values()))
@@ -718,7 +770,7 @@ class Search:
             oof[self.oof_folds[fold][1]] = fold_predictions
         if best:
             # The diagnostics show one prediction per row: the first repeat's.
-            self.best_predictions = (trial.number, oof[: len(self.y)])
+            self.best_predictions = (trial.number, value, oof[: len(self.y)])
         if self.pool.capacity:
             self.pool.offer(trial.number, str(trial.params["algorithm"]), value, fold_seconds, oof)
 
@@ -777,7 +829,9 @@ class Search:
         """Record why the trial failed and raise; an algorithm that errs (as opposed to
         running out of time) MAX_ERRORS_IN_A_ROW times in a row is not tried again."""
         name = trial.params["algorithm"]
-        if error:
+        if not error:
+            trial.set_user_attr("stopped", True)
+        else:
             with self.lock:
                 self.errors_in_a_row[name] += 1
                 if self.errors_in_a_row[name] >= MAX_ERRORS_IN_A_ROW:
@@ -795,7 +849,7 @@ class Search:
 
     def _announce(self, trial: FrozenTrial) -> None:
         state = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned"}.get(
-            trial.state, "failed"
+            trial.state, "stopped" if trial.user_attrs.get("stopped") else "failed"
         )
         self.on_event(
             TrialFinished(

@@ -14,6 +14,7 @@ from automl.contract import (
     SearchContext,
     Suggester,
     Task,
+    class_weights,
 )
 from automl.hookspecs import hookimpl
 
@@ -34,6 +35,7 @@ def search_space(trial: Suggester, context: SearchContext) -> dict[str, Any]:
         "colsample_bytree": trial.suggest_float("colsample_bytree", 0.3, 1.0),
         "reg_alpha": trial.suggest_float("reg_alpha", 1e-8, 10.0, log=True),
         "reg_lambda": trial.suggest_float("reg_lambda", 1e-8, 10.0, log=True),
+        **class_weights(trial, context),
     }
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from automl.contract import ALL_TASKS, Algorithm, InputNeeds, SearchContext, Suggester, Task
+from automl.contract import (
+    ALL_TASKS,
+    Algorithm,
+    InputNeeds,
+    SearchContext,
+    Suggester,
+    Task,
+    class_weights,
+)
 from automl.hookspecs import hookimpl
 
 
@@ -14,6 +22,7 @@ def forest_space(trial: Suggester, context: SearchContext) -> dict[str, Any]:
         "n_estimators": trial.suggest_int("n_estimators", 50, 500, log=True),
         "max_features": trial.suggest_float("max_features", 0.1, 1.0),
         "min_samples_leaf": trial.suggest_int("min_samples_leaf", 1, 32, log=True),
+        **class_weights(trial, context),
     }
 
 
@@ -38,6 +47,7 @@ def hist_gradient_boosting_space(trial: Suggester, context: SearchContext) -> di
         "max_leaf_nodes": trial.suggest_int("max_leaf_nodes", 4, 128, log=True),
         "min_samples_leaf": trial.suggest_int("min_samples_leaf", 2, 100, log=True),
         "l2_regularization": trial.suggest_float("l2_regularization", 1e-8, 10.0, log=True),
+        **class_weights(trial, context),
     }
 
 
