@@ -19,6 +19,9 @@ from sklearn.datasets import load_wine
 HERE = Path(__file__).resolve().parent
 
 CHURN_SEED = 2024
+# New customers of the same company, for scoring a model on rows it never saw.
+NEW_CHURN_SEED = 2025
+NEW_CHURN_ROWS = 500
 HOUSES_SEED = 7
 WINE_SEED = 178
 
@@ -59,8 +62,12 @@ NEIGHBOURHOODS = {
 ENERGY_LABELS = list("ABCDEFG")
 
 
-def make_churn(n_rows: int = CHURN_ROWS, seed: int = CHURN_SEED) -> pd.DataFrame:
+def make_churn(
+    n_rows: int = CHURN_ROWS, seed: int = CHURN_SEED, first_id: int = 1
+) -> pd.DataFrame:
     """Synthetic telecom churn data with a binary ``churned`` target ("yes"/"no").
+
+    Customers are numbered from ``first_id``.
 
     Churn follows a logistic model on contract, tenure, monthly charges, support
     calls, payment method and partner status, so it is learnable but noisy.
@@ -99,7 +106,7 @@ def make_churn(n_rows: int = CHURN_ROWS, seed: int = CHURN_SEED) -> pd.DataFrame
     width = max(5, len(str(n_rows)))
     frame = pd.DataFrame(
         {
-            "customer_id": [f"C{i:0{width}d}" for i in range(1, n_rows + 1)],
+            "customer_id": [f"C{i:0{width}d}" for i in range(first_id, first_id + n_rows)],
             "signup_date": signup.strftime("%Y-%m-%d"),
             "tenure_months": tenure,
             "monthly_charges": monthly,
@@ -201,9 +208,10 @@ def make_wine(seed: int = WINE_SEED) -> pd.DataFrame:
 
 
 def main() -> None:
-    """Write churn.csv, wine.csv and houses.csv next to this script."""
+    """Write churn.csv, churn_new.csv, wine.csv and houses.csv next to this script."""
     outputs = {
         "churn.csv": make_churn(),
+        "churn_new.csv": make_churn(NEW_CHURN_ROWS, NEW_CHURN_SEED, first_id=CHURN_ROWS + 1),
         "wine.csv": make_wine(),
         "houses.csv": make_houses(),
     }

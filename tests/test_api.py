@@ -43,7 +43,7 @@ def test_fit_predict_save_load(tmp_path, mixed):
     assert kinds.index(SearchStarted) < kinds.index(TrialFinished) < kinds.index(SearchFinished)
     assert BestImproved in kinds
     phases = [e.phase for e in events if isinstance(e, PhaseChanged)]
-    assert phases == ["load", "search", "refit", "explain", "done"]
+    assert phases == ["load", "search", "refit", "curve", "explain", "done"]
 
 
 def test_regression_predicts_values(mixed):

@@ -10,9 +10,11 @@ of 0. Every ```python block runs, in document order, as a script in the same dir
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -63,19 +65,35 @@ def test_documented_commands_work(document, tmp_path):
         ignore=shutil.ignore_patterns("*.egg-info", "__pycache__", "build"),
     )
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    for command in commands(document.read_text()):
-        argv = (
-            [sys.executable, "-c", command.script]
-            if command.script
-            else ["bash", "-c", command.line]
-        )
-        result = subprocess.run(
-            argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
-        )
-        printed = result.stdout + result.stderr
-        assert result.returncode == command.exit_code, (command.line, printed)
-        for line in command.expected:
-            assert line in printed, (command.line, line, printed)
+    # Each command runs in a session of its own: whatever it left running in the
+    # background (a server) is stopped at the end, even when a later command fails.
+    sessions: list[int] = []
+    try:
+        for command in commands(document.read_text()):
+            argv = (
+                [sys.executable, "-c", command.script]
+                if command.script
+                else ["bash", "-c", command.line]
+            )
+            with subprocess.Popen(
+                argv,
+                cwd=tmp_path,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            ) as process:
+                sessions.append(process.pid)
+                stdout, stderr = process.communicate(timeout=300)
+            printed = stdout + stderr
+            assert process.returncode == command.exit_code, (command.line, printed)
+            for line in command.expected:
+                assert line in printed, (command.line, line, printed)
+    finally:
+        for session in sessions:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(session, signal.SIGKILL)
 
 
 def test_the_runner_checks_output_and_exit_codes():

@@ -17,7 +17,14 @@ import automl
 from automl import bundle
 from automl.errors import AutoMLError, UsageError
 
-PLOTS = {"importance.png", "beeswarm.png", "confusion_matrix.png", "roc.png"}
+PLOTS = {
+    "importance.png",
+    "beeswarm.png",
+    "confusion_matrix.png",
+    "roc.png",
+    "calibration.png",
+    "learning_curve.png",
+}
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +98,11 @@ def test_explain_rows_with_unseen_categories_and_gaps(run_dir, new_rows, tmp_pat
     assert "(3 other columns)" in result.stdout
     why = pd.read_csv(out / "explanations.csv")
     assert list(why.columns) == [
-        "row", "prediction", "explained", "base_value", "column", "value", "contribution"
+        "row", "prediction", "explained", "base_value", "column", "value", "contribution",
+        "guarded",
     ]  # fmt: skip
     assert sorted(why["row"].unique()) == [0, 1, 2] and len(why) == 9
+    assert why["guarded"].dtype == bool
     assert set(why["prediction"]) <= {"yes", "no"} and np.isfinite(why["contribution"]).all()
     assert (out / "importance.csv").read_text() == (run_dir / "importance.csv").read_text()
 

@@ -25,6 +25,8 @@ from automl.errors import AutoMLError, Cancelled, ExitCode, UsageError
 
 _STARTED = time.monotonic()
 TASKS = ("auto", "binary", "multiclass", "regression")
+# `automl evaluate` draws bootstrap resamples for at most this long.
+EVALUATE_SECONDS = 10.0
 
 
 class _Group(click.Group):
@@ -69,7 +71,7 @@ def cli(ctx: click.Context) -> None:
 
 @cli.command()
 @click.argument("data", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--target", required=True, help="The column to predict.")
+@click.option("--target", help="The column to predict (with --like: the model's).")
 @click.option(
     "--task",
     type=click.Choice(TASKS),
@@ -141,6 +143,31 @@ def cli(ctx: click.Context) -> None:
     is_flag=True,
     help="Skip the SHAP explanations and the report, leaving their time to the search.",
 )
+@click.option(
+    "--test",
+    "test_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Labelled rows (the training columns) the search never sees; the model is scored"
+    " on them once, with every metric of the task.",
+)
+@click.option(
+    "--test-size",
+    type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+    help="Instead of --test, hold out this fraction of DATA's rows (seeded, stratified for"
+    " classification) before anything else sees them.",
+)
+@click.option(
+    "--no-learning-curve",
+    is_flag=True,
+    help="Skip the learning curve, leaving its time to the search.",
+)
+@click.option(
+    "--like",
+    "like_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Retrain the model in this folder on DATA: its settings (options given override"
+    " them), its configurations first, and both models scored on the same held-out rows.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary; no progress.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def run(
@@ -163,14 +190,40 @@ def run(
     workers: int,
     no_ensemble: bool,
     no_explain: bool,
+    test_file: Path | None,
+    test_size: float | None,
+    no_learning_curve: bool,
+    like_dir: Path | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Search for the best model for DATA (.csv, .tsv or .parquet) and save it."""
+    """Search for the best model for DATA (.csv, .tsv or .parquet) and save it.
+
+    With --like MODEL_DIR, retrain that model on DATA and say which of the two is better."""
     from automl.api import AutoML
     from automl.cli.progress import Reporter
     from automl.cli.summary import print_summary, summary
 
+    like = None
+    if like_dir is not None:
+        like, target, given = _like(like_dir, target, output, click.get_current_context())
+        task, metric, algorithms = given["task"], given["metric"], given["algorithms"]
+        time_budget, cv, cv_repeats, seed = (
+            given["time_budget"], given["cv"], given["cv_repeats"], given["seed"]
+        )  # fmt: skip
+    elif target is None:
+        raise UsageError("Say which column to predict with --target COL.")
+
+    if test_file is not None and test_size is not None:
+        raise UsageError(
+            "--test and --test-size both say which rows to hold out; give one of them."
+        )
+    if test_file is not None and test_file.resolve() == data.resolve():
+        raise UsageError(
+            f"--test {test_file} is the training table itself; its scores would not be those"
+            " of unseen rows.",
+            hint="Give a table of other rows, or --test-size to hold some of DATA out.",
+        )
     if output is None:
         if resume:
             raise UsageError("--resume needs the --output directory of the interrupted run.")
@@ -192,6 +245,7 @@ def run(
         study=study_name,
         ensemble=not no_ensemble,
         explanations=not no_explain,
+        learning_curve=not no_learning_curve,
         on_event=reporter.handle,
         cancel=threading.Event(),
     )
@@ -208,12 +262,24 @@ def run(
     finished = False
     try:
         with reporter, _warnings_to(reporter.warn), _ctrl_c_cancels(model.cancel):
-            model.fit(data, target, output=output, resume=resume, force=force, clock_start=_STARTED)
+            model.fit(
+                data,
+                target,
+                test=test_file,
+                test_size=test_size,
+                like=like,
+                output=output,
+                resume=resume,
+                force=force,
+                clock_start=_STARTED,
+            )
         finished = True
     except (Cancelled, KeyboardInterrupt):
         if (output / "study.journal").exists() or storage:
             where = f" --storage {mask(storage)}" if storage else ""
             where += f" --study {study_name}" if study_name else ""
+            where += f" --test {test_file}" if test_file else ""
+            where += f" --test-size {test_size:g}" if test_size else ""
             click.echo(
                 f"The finished trials are kept; continue with:"
                 f" automl run {data} --target {target} --output {output}{where} --resume",
@@ -316,6 +382,7 @@ def predict(model_dir: Path, data: Path, output: Path | None, proba: bool) -> No
     """Predict DATA with the model saved in MODEL_DIR; write CSV."""
     import pandas as pd
 
+    from automl import decision
     from automl.api import load
     from automl.data import check_columns, read_table
 
@@ -325,13 +392,13 @@ def predict(model_dir: Path, data: Path, output: Path | None, proba: bool) -> No
         model = load(model_dir)
         if proba and model.schema_.classes is None:
             raise UsageError(f"--proba needs a classification model; {model_dir} is regression.")
-        # Checked here so errors and warnings name the file, and made once: the labels are
-        # the most probable classes, as `AutoML.predict` finds them.
+        # Checked here so errors and warnings name the file, and made once: the labels come
+        # from the probabilities as `AutoML.predict` makes them (through a binary model's
+        # decision threshold, else the most probable class).
         frame = check_columns(read_table(data), model.schema_, str(data))
         if proba:
             probabilities = model.predict_proba(frame)
-            best = probabilities.to_numpy().argmax(axis=1)
-            labels = probabilities.columns.to_numpy(dtype=object)[best]
+            labels = decision.labels(model.pipeline_, probabilities)
             probabilities.columns = [str(c) for c in probabilities.columns]
             result = pd.DataFrame({"prediction": labels}, index=frame.index)
             result = pd.concat([result, probabilities], axis=1)
@@ -390,10 +457,142 @@ def explain(model_dir: Path, data: Path | None, rows: int, top: int, output: Pat
             files["explanations.csv"] = why.to_csv(index=False)
     if output is not None:
         files["importance.csv"] = importance.to_csv(index=False)
-        output.mkdir(parents=True, exist_ok=True)
-        for name, text in files.items():
-            _write_text_atomic(output / name, text)
-        click.echo(f"Wrote {', '.join(sorted(files))} to {output}.", err=True)
+        _write_files(output, {name: text.encode() for name, text in files.items()})
+
+
+@cli.command()
+@click.argument("model_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("labelled_data", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Also write evaluation.md, evaluation.html, evaluation.json and the plots here.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seeds the bootstrap resamples."
+)
+def evaluate(model_dir: Path, labelled_data: Path, as_json: bool, output: Path | None, seed: int):
+    """Score the model in MODEL_DIR on LABELLED_DATA (a table with its target column):
+    every metric of its task with a 95% bootstrap interval, beside the model's
+    cross-validated estimate, and the diagnostics."""
+    from automl import evaluate as evaluation
+    from automl.api import load
+    from automl.bundle import read_card
+    from automl.cli.evaluating import print_evaluation
+    from automl.contract import Task
+    from automl.data import read_table
+
+    with _warnings_to(_print_warning):
+        card = read_card(model_dir)
+        _check_new_files(output, evaluation.document_names(Task(card["task"])))
+        model = load(model_dir)
+        frame = read_table(labelled_data)
+        found = evaluation.evaluate(
+            model,
+            frame,
+            str(labelled_data),
+            seed=seed,
+            deadline=time.monotonic() + EVALUATE_SECONDS,
+        )
+    result = evaluation.summary(found, model.card)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, default=str))
+    else:
+        print_evaluation(result, str(model_dir))
+    if output is not None:
+        _write_files(output, evaluation.documents(found, model.card, str(model_dir)))
+
+
+@cli.command()
+@click.argument("model_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("new_data", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Also write drift.md, drift.html, drift.json and a plot per drifted column here.",
+)
+@click.option(
+    "--moderate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=0.1,
+    show_default=True,
+    metavar="PSI",
+    help="The PSI from which a column's drift is moderate.",
+)
+@click.option(
+    "--major",
+    type=click.FloatRange(min=0, min_open=True),
+    default=0.25,
+    metavar="PSI",
+    show_default=True,
+    help="The PSI from which a column's drift is major (exit code 4).",
+)
+@click.pass_context
+def drift(
+    ctx: click.Context,
+    model_dir: Path,
+    new_data: Path,
+    as_json: bool,
+    output: Path | None,
+    moderate: float,
+    major: float,
+) -> None:
+    """Compare NEW_DATA (new rows with the model's columns, such as the request log of
+    `automl serve`) with the data the model in MODEL_DIR was trained on, column by column
+    and by its predictions; with the target in NEW_DATA, also score the model on it.
+    Exit code 4 when a column the model uses has major drift."""
+    from automl import drift as check
+    from automl.api import load
+    from automl.cli.drifting import print_drift
+    from automl.data import read_table
+
+    with _warnings_to(_print_warning):
+        check.check_thresholds(moderate, major)
+        model = load(model_dir)
+        reference = check.read_reference(model)
+        frame = read_table(new_data)
+        found = check.compare(
+            reference, frame, model, str(new_data), moderate=moderate, major=major
+        )
+        files = check.documents(found, model.card, str(model_dir)) if output else {}
+    _check_new_files(output, sorted(files))
+    if as_json:
+        click.echo(check.as_json(check.summary(found, model.card)).decode())
+    else:
+        print_drift(found, model.card, str(model_dir))
+    if output is not None:
+        _write_files(output, files)
+    if found.major_found:
+        ctx.exit(ExitCode.DRIFT)
+
+
+def _like(
+    model_dir: Path, target: str | None, output: Path | None, ctx: click.Context
+) -> tuple[Any, str, dict[str, Any]]:
+    """The model `run --like` retrains, its target, and the options of the run that made
+    it, overridden by those given on this command line."""
+    from automl import retrain
+    from automl.api import load
+
+    retrain.check_output(model_dir, output)
+    with _warnings_to(_print_warning):
+        champion = load(model_dir)
+    card = champion.card
+    if target is not None and target != card["target"]:
+        raise UsageError(
+            f"--target {target} is not the target of {model_dir} ({card['target']!r}); a"
+            " retrained model predicts the same column.",
+            hint="Leave --target out, or start a new run without --like.",
+        )
+    given = retrain.settings(card)
+    for name in list(given):
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+            given[name] = ctx.params[name]
+    if given["algorithms"] and not isinstance(given["algorithms"], str):
+        given["algorithms"] = ",".join(given["algorithms"])
+    return champion, card["target"], given
 
 
 def _check_new_files(directory: Path | None, names: list[str]) -> None:
@@ -504,14 +703,26 @@ def _print_warning(message: str) -> None:
     click.echo(f"Warning: {message}", err=True)
 
 
+def _write_files(directory: Path, files: dict[str, bytes]) -> None:
+    """Write each file (name -> content) into `directory`, atomically, and say so."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        _write_bytes_atomic(directory / name, content)
+    click.echo(f"Wrote {', '.join(sorted(files))} to {directory}.", err=True)
+
+
 def _write_text_atomic(path: Path, text: str) -> None:
+    _write_bytes_atomic(path, text.encode())
+
+
+def _write_bytes_atomic(path: Path, content: bytes) -> None:
     import tempfile
 
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(handle, "w") as file:
-            file.write(text)
+        with os.fdopen(handle, "wb") as file:
+            file.write(content)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -585,6 +796,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(ExitCode.RUN_FAILED)
     sys.exit(code if isinstance(code, int) else ExitCode.OK)
 
+
+from automl.cli.serving import serve  # noqa: E402
+
+cli.add_command(serve)
 
 # automl's own commands; those of plugins are added to `cli` when commands are first looked up.
 OWN_COMMANDS = frozenset(cli.commands)

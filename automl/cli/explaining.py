@@ -51,6 +51,13 @@ def print_rows(why: pd.DataFrame, card: dict[str, Any], source: str) -> None:
             highlight=False,
         )
         console.print(table)
+        if first.get("guarded", False):
+            console.print(
+                "[yellow]This row misses more columns than the training rows could speak"
+                " for: it was predicted from the class shares, not from these"
+                " contributions.[/]",
+                highlight=False,
+            )
 
 
 def _outputs(about: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ from automl.events import (
     SearchFinished,
     SearchStarted,
     TrialFinished,
+    trials_words,
 )
 
 
@@ -40,7 +41,7 @@ class Reporter:
         self.budget = budget
         self.mode = mode  # "bar", "lines" or "silent"
         self.console = Console(stderr=True, soft_wrap=True)
-        self.trials = {"complete": 0, "pruned": 0, "failed": 0}
+        self.trials = {"complete": 0, "pruned": 0, "stopped": 0, "failed": 0}
         self.best = "-"
         self.metric = ""
         self._progress: Progress | None = None
@@ -88,12 +89,19 @@ class Reporter:
         elif isinstance(event, PhaseChanged):
             if self._progress is not None:
                 self._progress.update(self._task, description=event.phase)
-            if event.phase in ("refit", "explain", "export"):
+            if event.phase in ("refit", "curve", "test", "explain", "export"):
                 self._line(f"{event.elapsed:6.1f}s  {event.phase}")
         elif isinstance(event, SearchFinished):
             self._line(
-                f"{event.elapsed:6.1f}s  search done: {event.n_complete} complete,"
-                f" {event.n_pruned} pruned, {event.n_failed} failed"
+                f"{event.elapsed:6.1f}s  search done: "
+                + trials_words(
+                    {
+                        "complete": event.n_complete,
+                        "pruned": event.n_pruned,
+                        "stopped": event.n_stopped,
+                        "failed": event.n_failed,
+                    }
+                )
             )
         self._update()
 
@@ -108,6 +116,6 @@ class Reporter:
         self._progress.update(
             self._task,
             completed=min(time.monotonic() - self.started, self.budget),
-            trials=f"trials {t['complete']}✓ {t['pruned']}✂ {t['failed']}✗",
+            trials=f"trials {t['complete']}✓ {t['pruned']}✂ {t['stopped']}⏱ {t['failed']}✗",
             best=self.best,
         )

@@ -8,14 +8,19 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from automl.bundle import model_words
+from automl.events import trials_words
+
 LEADERBOARD_ROWS = 10
 
 
 def summary(card: dict[str, Any], output: Path, wall_seconds: float) -> dict[str, Any]:
-    """What `automl run` reports; `wall_seconds` since the process started, export included."""
-    """The JSON summary. `score`, `std` and `fold_scores` describe the exported model;
-    `algorithm` and `params` are the best trial's (the top of the leaderboard), and
-    `ensemble` lists the members when the exported model is an ensemble."""
+    """What `automl run` reports; `wall_seconds` since the process started, export included.
+
+    `score`, `std` and `fold_scores` describe the exported model; `algorithm` and
+    `params` are the best trial's (the top of the leaderboard), and `ensemble` lists the
+    members when the exported model is an ensemble; `test` is the score on held-out rows
+    (with --test or --test-size), `learning_curve` the curve and its reading."""
     metric = card["metric"]["name"]
     best = card["best"]
     single = best.get("best_single", best)
@@ -44,6 +49,17 @@ def summary(card: dict[str, Any], output: Path, wall_seconds: float) -> dict[str
             {k: row[k] for k in ("rank", "trial", "algorithm", metric, "std")}
             for row in card["leaderboard"][:LEADERBOARD_ROWS]
         ],
+        "best_by_algorithm": [
+            {k: row[k] for k in ("rank", "trial", "algorithm", metric, "std")}
+            for row in card.get("best_by_algorithm", [])
+        ],
+        "test": card.get("test"),
+        "learning_curve": card.get("learning_curve"),
+        "decision": card.get("decision"),
+        "imbalance": card.get("imbalance"),
+        "parent": card.get("parent"),
+        "calibration": card.get("calibration"),
+        "model": model_words(best),
     }
 
 
@@ -52,16 +68,45 @@ def print_summary(result: dict[str, Any]) -> None:
     metric = result["metric"]
     trials = result["trials"]
     console.print(
-        f"Best: [bold]{_model_name(result)}[/]  {metric} {result['score']:.5g}"
+        f"Best: [bold]{result['model']}[/]  {metric} {result['score']:.5g}"
         f" ± {result['std']:.2g} ({_cv_name(result['cv'])})",
         highlight=False,
     )
     console.print(
-        f"Trials: {trials['complete']} complete, {trials['pruned']} pruned,"
-        f" {trials['failed']} failed; {result['wall_seconds']:.1f} s of a"
+        f"Trials: {trials_words(trials)}; {result['wall_seconds']:.1f} s of a"
         f" {result['time_budget']:g} s budget",
         highlight=False,
     )
+    test = result["test"]
+    if test and test["score"] is not None:
+        interval = f" ({test['low']:.4g} to {test['high']:.4g})" if test["low"] is not None else ""
+        console.print(
+            f"Test: {metric} [bold]{test['score']:.5g}[/]{interval} on {test['rows']} held-out"
+            " rows",
+            highlight=False,
+        )
+        if test["agreement"]:
+            style = "" if test["agreement"]["within"] else "[yellow]"
+            console.print(style + test["agreement"]["text"], highlight=False)
+    if result["decision"]:
+        choice = result["decision"]
+        console.print(
+            f"Decision threshold {choice['threshold']:.4g} for {result['classes'][1]!r}:"
+            f" {metric} {choice['score']:.4g} out-of-fold, against {choice['score_at_half']:.4g}"
+            " at 0.5",
+            highlight=False,
+        )
+    found = result["calibration"]
+    if found and found["kept"]:
+        console.print(
+            f"Probabilities calibrated (temperature {found['temperature']:.3g}): out-of-fold"
+            f" log loss {found['log_loss_before']:.4g} -> {found['log_loss_after']:.4g}",
+            highlight=False,
+        )
+    if result["parent"]:
+        console.print(f"[bold]Retrained:[/] {result['parent']['text']}", highlight=False)
+    if result["learning_curve"]:
+        console.print(f"Learning curve: {result['learning_curve']['verdict']}", highlight=False)
     if result["refit_rows"] < result["rows"]:
         console.print(
             f"[yellow]Refitted on {result['refit_rows']} of {result['rows']} rows to keep"
@@ -77,6 +122,13 @@ def print_summary(result: dict[str, Any]) -> None:
             f"{row['std']:.2g}",
         )
     console.print(table)
+    others = [r for r in result["best_by_algorithm"] if r["rank"] > LEADERBOARD_ROWS]
+    if others:
+        console.print(
+            "Best of the other algorithms: "
+            + ", ".join(f"{r['algorithm']} {r[metric]:.5g} (rank {r['rank']})" for r in others),
+            highlight=False,
+        )
     if result["explanation"]:
         console.print(
             "Columns that matter most: " + ", ".join(result["explanation"]["top"]),
@@ -85,14 +137,6 @@ def print_summary(result: dict[str, Any]) -> None:
     console.print(f"Model saved in {result['output']}", highlight=False)
     if result["report"]:
         console.print(f"Report: {result['report']}", highlight=False)
-
-
-def _model_name(result: dict[str, Any]) -> str:
-    members = result["ensemble"]
-    if not members:
-        return result["algorithm"]
-    parts = [f"{m['algorithm']} (trial {m['trial']}) {m['weight']:.2f}" for m in members]
-    return "ensemble of " + ", ".join(parts)
 
 
 def _cv_name(cv: dict[str, Any]) -> str:
