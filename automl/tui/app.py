@@ -196,6 +196,22 @@ class AutomlApp(App[None]):
             self.push_screen(ExplainScreen(self.model, self.frame))
         elif message.where == "new":
             self.action_back()
+        elif message.where == "drift":
+            from automl.tui.screens.drift import DriftScreen
+            from automl.tui.screens.table_path import TablePathScreen
+
+            model = self.model
+            source = Path(model.card["data"]["source"]).parent
+            self.push_screen(
+                TablePathScreen(
+                    "Check new data for drift",
+                    "A table with the model's columns (the request log of automl serve,"
+                    " say), to compare with the data the model was trained on.",
+                    f"{source}/" if source != Path() and source.is_dir() else "",
+                    ok="Check",
+                ),
+                lambda path: self.push_screen(DriftScreen(model, path)) if path else None,
+            )
 
     @on(ExportScreen.Exported)
     def _exported(self, message: ExportScreen.Exported) -> None:

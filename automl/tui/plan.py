@@ -33,6 +33,8 @@ class SearchPlan:
     n_trials: int | None = None
     cv: int = 5
     seed: int = 0
+    # A share of the rows held out from the search, to score the model on once.
+    test_size: float | None = None
 
     def automl(self, on_event: EventCallback, cancel: threading.Event) -> AutoML:
         from automl.api import AutoML
@@ -62,6 +64,8 @@ class SearchPlan:
         parts += ["--cv", str(self.cv), "--seed", str(self.seed)]
         if self.algorithms:
             parts += ["--algorithms", ",".join(self.algorithms)]
+        if self.test_size:
+            parts += ["--test-size", f"{self.test_size:g}"]
         return " ".join([*parts, "--output", _quote(output)])
 
 
@@ -96,14 +100,22 @@ class SearchJob:
         """Fit the plan; raise `Cancelled` if stopped before any trial was complete."""
         model = self.plan.automl(self._count, self.cancel)
         try:
-            return model.fit(self.plan.data, self.plan.target, output=self.output)
+            return model.fit(
+                self.plan.data, self.plan.target, test_size=self.plan.test_size, output=self.output
+            )
         except Cancelled:
             if self.abandon.is_set() or not self.complete_trials:
                 raise
         # Resume with no trial left to run: the best finished trial is refitted and saved.
         # The same object, as it still holds the output directory of the stopped fit.
         model.n_trials, model.cancel = self.finished_trials, self.abandon
-        return model.fit(self.plan.data, self.plan.target, output=self.output, resume=True)
+        return model.fit(
+            self.plan.data,
+            self.plan.target,
+            test_size=self.plan.test_size,
+            output=self.output,
+            resume=True,
+        )
 
     def _count(self, event: Event) -> None:
         if isinstance(event, TrialFinished):

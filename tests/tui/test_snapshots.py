@@ -17,7 +17,7 @@ from pilot_support import on_screen, settle, text, wait_until
 from support import ROOT
 from textual.widgets import Input
 
-from automl import AutoML
+from automl import AutoML, evaluate
 from automl.errors import Cancelled, DataError
 from automl.events import BestImproved, PhaseChanged, SearchStarted, TrialFinished
 from automl.plugins import PluginInfo, load_registry
@@ -66,8 +66,12 @@ def fitted(tmp_path_factory: pytest.TempPathFactory) -> tuple[AutoML, pd.DataFra
     # One trial at a time: trials run at once would make the sampler, and so the screens,
     # depend on which finished first.
     model = AutoML(time_budget=60, n_trials=3, cv=3, algorithms=["linear"], seed=0, n_jobs=1)
-    model.fit(ROOT / CHURN, "churned", output=output)
+    model.fit(ROOT / CHURN, "churned", test_size=0.2, output=output)
     model.card_["timing"] = {"search_seconds": 4.2, "refit_seconds": 0.3, "wall_seconds": 6.0}
+    # The test's bootstrap draws as many resamples as fit in its time: draw a fixed number.
+    held = evaluate.split(pd.read_csv(ROOT / CHURN), "churned", 0.2, 0, True)[1]
+    found = evaluate.evaluate(model, held, "churn.csv", resamples=200)
+    model.card_["test"] = evaluate.section(found, model.card_, split=model.card_["test"]["split"])
     for row in model.card_["leaderboard"]:
         row["fold_seconds"] = 0.1
     return model, pd.read_csv(ROOT / CHURN), output
@@ -104,18 +108,16 @@ EVENTS = (
     BestImproved(1, "random_forest", 0.8126),
     TrialFinished(2, "linear", "complete", 0.8477, 1.2, 9.9),
     BestImproved(2, "linear", 0.8477),
-    TrialFinished(
-        3, "knn", "pruned", None, 0.8, 10.8, "pruned: worse than the median at this fold"
-    ),
+    TrialFinished(3, "knn", "pruned", None, 0.8, 10.8, "worse than the median at this fold"),
     TrialFinished(4, "lightgbm", "complete", 0.8391, 2.1, 13.0),
     TrialFinished(
         5,
         "random_forest",
-        "failed",
+        "stopped",
         None,
         4.0,
         17.1,
-        "stopped: it would not finish within the time budget",
+        "it would not finish within the time budget",
     ),
     TrialFinished(6, "linear", "complete", 0.8474, 1.1, 18.4),
 )
@@ -173,6 +175,19 @@ def test_results_check_tab(snap_compare, fitted):
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=check)
+
+
+@pytest.mark.parametrize("tab", ["test", "curve"])
+def test_results_test_and_curve_tabs(snap_compare, fitted, tab):
+    model, frame, _ = fitted
+
+    async def shown(pilot):
+        await pilot.app.push_screen(ResultsScreen(model, frame))
+        screen = await on_screen(pilot, ResultsScreen)
+        screen.query_one("#results-tabs").active = f"{tab}-tab"
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(100, 30), run_before=shown)
 
 
 @SIZES
@@ -267,3 +282,33 @@ def test_error_dialog(snap_compare):
         await pilot.pause()
 
     assert snap_compare(make_app(folder="sample_data"), terminal_size=(80, 24), run_before=failed)
+
+
+@pytest.mark.parametrize(
+    ("step", "size"),
+    [("ask", (80, 24)), ("shown", (80, 24)), ("shown", (120, 40))],
+    ids=["ask", "shown-80x24", "shown-120x40"],
+)
+def test_drift_screen(snap_compare, fitted, step, size):
+    """D on the results asks for a table, then sets it beside the training data."""
+    from automl.tui.screens.drift import DriftScreen
+    from automl.tui.screens.table_path import TablePathScreen
+
+    model, frame, _ = fitted
+
+    async def checked(pilot):
+        pilot.app.model = model
+        await pilot.app.push_screen(ResultsScreen(model, frame))
+        await on_screen(pilot, ResultsScreen)
+        await pilot.press("d")
+        asked = await on_screen(pilot, TablePathScreen)
+        field = asked.query_one("#table-path", Input)
+        field.value = "sample_data/churn_new.csv"
+        field.cursor_position = len(field.value)  # not where the folder it offered ended
+        if step == "shown":
+            await pilot.press("enter")
+            screen = await on_screen(pilot, DriftScreen)
+            await wait_until(pilot, lambda: screen.found is not None)
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=checked)

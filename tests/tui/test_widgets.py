@@ -56,13 +56,16 @@ async def test_a_regression_check_summarises_the_residuals():
     async with app.run_test(size=(100, 30)) as pilot:
         check = app.query_one(CheckTable)
         actual = pd.Series([1.0, 2.0, 3.0, 4.0])
-        check.show_residuals(actual, np.array([1.0, 2.0, 3.0, 6.0]))
+        training = (actual, np.array([1.0, 2.0, 3.0, 4.0]))
+        check.show_residuals(actual, np.array([1.0, 2.0, 3.0, 6.0]), training)
         await pilot.pause()
         shown = text(check)
         values = {line.split()[0]: line.split()[-1] for line in shown.splitlines() if line.strip()}
         # Residuals 0, 0, 0, -2: MAE 2/4, RMSE sqrt(4/4), R² 1 - 4/5.
         assert (values["MAE"], values["RMSE"], values["R²"]) == ("0.5", "1", "0.2")
-        assert "optimistic" in shown
+        assert "Out-of-fold: each of the 4 rows" in shown
+        # The training rows' score is shown as such, beside: here a perfect fit.
+        assert "(optimistic): R² 1." in shown
 
 
 def test_the_rerun_command_is_a_valid_automl_run():
@@ -75,6 +78,7 @@ def test_the_rerun_command_is_a_valid_automl_run():
         n_trials=5,
         cv=3,
         seed=7,
+        test_size=0.2,
     )
     words = shlex.split(plan.command("runs/again"))
     assert words[:2] == ["automl", "run"]
@@ -92,3 +96,4 @@ def test_the_rerun_command_is_a_valid_automl_run():
         7,
     )
     assert params["output"] == Path("runs/again")
+    assert params["test_size"] == 0.2

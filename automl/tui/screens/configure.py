@@ -23,7 +23,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, SelectionList,
 from textual.widgets.selection_list import Selection
 from textual.worker import Worker, get_current_worker
 
-from automl import data
+from automl import data, decision
 from automl.contract import Task
 from automl.errors import AutoMLError
 from automl.plugins import Registry
@@ -120,6 +120,18 @@ class ConfigureScreen(Screen):
                     ),
                 )
                 yield _field(
+                    "Test rows (%)",
+                    Input(
+                        f"{previous.test_size * 100:g}" if previous.test_size else "",
+                        type="integer",
+                        placeholder="none held out",
+                        valid_empty=True,
+                        validators=[Integer(minimum=1, maximum=50)],
+                        compact=True,
+                        id="test_size",
+                    ),
+                )
+                yield _field(
                     "Seed",
                     Input(
                         str(previous.seed),
@@ -189,6 +201,7 @@ class ConfigureScreen(Screen):
         chosen = tuple(self.query_one("#algorithms", SelectionList).selected)
         every = tuple(a.name for a in self.registry.algorithms_for(self.target_task))
         n_trials = self._value("n_trials")
+        test_size = self._value("test_size")
         return SearchPlan(
             data=self.path,
             target=str(self.query_one("#target", Select).value),
@@ -199,6 +212,7 @@ class ConfigureScreen(Screen):
             n_trials=int(n_trials) if n_trials else None,
             cv=int(self._value("cv")),
             seed=int(self._value("seed")),
+            test_size=int(test_size) / 100 if test_size else None,
         )
 
     # Checks ------------------------------------------------------------------------
@@ -300,12 +314,13 @@ class ConfigureScreen(Screen):
             ("time_budget", "The time budget"),
             ("n_trials", "Max trials"),
             ("cv", "CV folds"),
+            ("test_size", "Test rows"),
             ("seed", "The seed"),
         ):
             field = self.query_one(f"#{name}", Input)
             result = field.validate(field.value)
             self.problems.pop(name, None)
-            if not field.value.strip() and name != "n_trials":
+            if not field.value.strip() and name not in ("n_trials", "test_size"):
                 self.problems[name] = f"{label} is needed."
             elif result is not None and not result.is_valid:
                 reasons = "; ".join(d.rstrip(".") for d in result.failure_descriptions)
@@ -367,4 +382,15 @@ def _describe_target(schema: data.Schema, y: pd.Series, missing: int, inferred: 
         parts += [", not used: ", (dropped, "dim")]
     if missing:
         parts.append(f"\n{missing:,} rows without a target are left out.")
+    if schema.classes is not None:
+        counts = y.value_counts()
+        found = decision.imbalance([counts.get(c, 0) for c in schema.classes], schema.classes)
+        if found is not None:
+            parts.append(
+                (
+                    f"\nImbalanced: {found['minority']} is {found['share']:.1%} of the rows;"
+                    " class weights are searched, and a threshold is tuned for label metrics.",
+                    "$text-warning",
+                )
+            )
     return Content.assemble(*parts)

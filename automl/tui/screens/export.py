@@ -126,15 +126,21 @@ def usage(folder: Path, data: Path | None, classification: bool, rerun: str | No
     commands = [f"automl predict {model} {table} --output predictions.csv"]
     if classification:
         commands.append(f"automl predict {model} {table} --proba --output probabilities.csv")
-    commands += [f"automl explain {model} {table} --rows 5", f"automl info {model}"]
+    commands += [
+        f"automl explain {model} {table} --rows 5",
+        f"automl evaluate {model} labelled.csv",
+        f"automl info {model}",
+    ]
     python = (
         "import automl, pandas as pd\n"
         f"model = automl.load({str(folder)!r})\n"
         f"model.predict(pd.read_csv({str(data or 'new.csv')!r}))"
     )
     parts = [
-        Text("\nPredict and explain from the command line:", style="bold"),
+        Text("\nPredict, explain and score from the command line:", style="bold"),
         Syntax("\n".join(commands), "bash", theme="ansi_dark", word_wrap=True),
+        Text("\nServe it over HTTP (docs/deploy.md; http://127.0.0.1:8000/docs):", style="bold"),
+        Syntax(f"automl serve {model} --port 8000", "bash", theme="ansi_dark", word_wrap=True),
         Text("\nOr from Python:", style="bold"),
         Syntax(python, "python", theme="ansi_dark", word_wrap=True),
     ]

@@ -29,6 +29,7 @@ KEYS = (
     ("4 Results", "arrows", "a trial's parameters (Trial tab)"),
     ("", "E", "explain the model"),
     ("", "X", "export the model bundle"),
+    ("", "D", "check a new table for drift against the training data"),
     ("", "N", "a new search with other settings"),
     ("5 Explain", "arrows, Enter", "explain the prediction for the chosen row"),
     ("6 Export", "Enter, Ctrl+S", "save the bundle in the folder typed"),

@@ -1,13 +1,17 @@
 """Step 4: the search's outcome: the leaderboard, the winner's fold scores and
-parameters, and a confusion matrix or residual summary."""
+parameters, the held-out test score beside the CV estimate, the learning curve, and a
+confusion matrix or residual summary from the out-of-fold predictions."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -17,7 +21,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static, TabbedContent, TabPane
 
+from automl.bundle import model_words
+from automl.evaluate import cv_words
+from automl.events import trials_words
 from automl.tui.widgets.check_table import CheckTable
+from automl.tui.widgets.curve_chart import CurveChart
 from automl.tui.widgets.leaderboard import Leaderboard
 from automl.tui.widgets.steps import Steps
 
@@ -28,10 +36,14 @@ if TYPE_CHECKING:
 class ResultsScreen(Screen):
     """Posts `Go` with "explain", "export" or "new"."""
 
+    # Under 100 columns the leaderboard and the tabs are stacked, each the full width: side
+    # by side, a board of long algorithm names cut its score columns, and the tabs their names.
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("e", "go('explain')", "Explain"),
         Binding("x", "go('export')", "Export"),
         Binding("n", "go('new')", "New"),
+        Binding("d", "go('drift')", "Drift"),
     ]
 
     @dataclass
@@ -54,8 +66,15 @@ class ResultsScreen(Screen):
             with TabbedContent(id="results-tabs"):
                 with TabPane("Winner", id="winner-tab"), VerticalScroll():
                     yield Static(_winner(card), id="winner")
+                if card.get("test"):
+                    with TabPane("Test", id="test-tab"), VerticalScroll():
+                        yield Static(_test(card), id="test")
                 with TabPane("Check", id="check-tab"), VerticalScroll():
                     yield CheckTable("Computing ...", id="check")
+                if card.get("learning_curve"):
+                    with TabPane("Curve", id="curve-tab"), Vertical():
+                        yield CurveChart(card["learning_curve"], id="curve")
+                        yield Static(card["learning_curve"]["verdict"], id="curve-verdict")
                 with TabPane("Trial", id="trial-tab"), VerticalScroll():
                     yield Static("", id="trial")
         yield Footer()
@@ -67,12 +86,7 @@ class ResultsScreen(Screen):
             rows, card["metric"]["name"], card["metric"]["direction"]
         )
         self.query_one("#leaderboard", Leaderboard).focus()
-        if self.frame is None:
-            self.query_one("#check", CheckTable).update(
-                "The training table is not at hand, so there is nothing to check against."
-            )
-        else:
-            self._check()
+        self._check()
 
     @on(DataTable.RowHighlighted, "#leaderboard")
     def _trial_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -84,21 +98,33 @@ class ResultsScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="check")
     def _check(self) -> None:
+        """The out-of-fold diagnostics, with the training rows' score beside them when the
+        training table is at hand."""
         card = self.model.card
-        target = card["target"]
-        frame = self.frame.loc[self.frame[target].notna()]
-        try:
-            predicted = self.model.predict(frame)
-        except Exception as exc:
-            self.app.call_from_thread(
-                self.query_one("#check", CheckTable).update, f"Could not predict: {exc}"
-            )
-            return
         check = self.query_one("#check", CheckTable)
+        try:
+            oof = self.model.out_of_fold()
+        except Exception as exc:
+            self.app.call_from_thread(check.update, str(exc))
+            return
+        training = None
+        if self.frame is not None:
+            target = card["target"]
+            frame = self.frame.loc[self.frame[target].notna()]
+            with contextlib.suppress(Exception):  # the out-of-fold diagnostics suffice
+                training = (frame[target], self.model.predict(frame))
         if card["classes"] is None:
-            self.app.call_from_thread(check.show_residuals, frame[target], predicted)
+            self.app.call_from_thread(
+                check.show_residuals, oof["actual"], oof["prediction"].to_numpy(), training
+            )
         else:
-            self.app.call_from_thread(check.show_classes, frame[target], predicted, card["classes"])
+            self.app.call_from_thread(
+                check.show_classes,
+                oof["actual"],
+                oof["prediction"].to_numpy(),
+                card["classes"],
+                training,
+            )
 
     def action_go(self, where: str) -> None:
         self.post_message(self.Go(where))
@@ -107,18 +133,35 @@ class ResultsScreen(Screen):
 def _summary(card: dict[str, Any]) -> Content:
     metric = card["metric"]["name"]
     cv = card["cv"]
-    trials = card["trials"]
     timing = card.get("timing", {})
     parts: list[str | tuple[str, str]] = [
         ("Best ", "bold"),
-        (_model_name(card), "bold $success"),
+        (model_words(card["best"]), "bold $success"),
         "\n",
         (f"{metric} {cv['score']:.4g}", "bold"),
         f" ± {cv['std']:.2g} in {cv['folds']}-fold CV"
         + (f" x {cv['repeats']}" if cv.get("repeats", 1) > 1 else ""),
-        f" · trials: {trials['complete']} complete, {trials['pruned']} pruned,"
-        f" {trials['failed']} failed",
+        f" · trials: {trials_words(card['trials'])}",
     ]
+    test = card.get("test")
+    if test and test.get("score") is not None:
+        agreement = test.get("agreement") or {}
+        parts += [
+            "\n",
+            (f"Test {metric} {test['score']:.4g}", "bold"),
+            f"{_interval(test)} on {test['rows']:,} held-out rows: ",
+            (
+                ("agrees with the CV estimate", "$success")
+                if agreement.get("within")
+                else ("differs from the CV estimate (see Test)", "$text-warning")
+            ),
+        ]
+    if card.get("imbalance"):
+        found = card["imbalance"]
+        note = f"\nImbalanced: {found['minority']!r} is {found['share']:.1%} of rows"
+        if card.get("decision"):
+            note += f"; labels at threshold {card['decision']['threshold']:.3g}"
+        parts.append((note, "$text-warning"))
     refit, rows = card["refit"]["rows"], card["data"]["rows"]
     if timing:
         parts.append(
@@ -134,11 +177,32 @@ def _summary(card: dict[str, Any]) -> Content:
     return Content.assemble(*parts)
 
 
-def _model_name(card: dict[str, Any]) -> str:
-    best = card["best"]
-    if not best.get("ensemble"):
-        return f"{best['algorithm']} (trial {best['trial']})"
-    return "ensemble of " + " + ".join(m["algorithm"] for m in best["ensemble"])
+def _interval(score: dict[str, Any]) -> str:
+    if score.get("low") is None:
+        return ""
+    return f" ({score['low']:.4g} to {score['high']:.4g})"
+
+
+def _test(card: dict[str, Any]) -> Group:
+    """The held-out test scores with their intervals, beside the CV estimate."""
+    test = card["test"]
+    metric = card["metric"]["name"]
+    table = Table(box=None, padding=(0, 1))
+    table.add_column("metric", style="bold")
+    table.add_column("test", justify="right")
+    table.add_column(f"{test['confidence']:.0%} interval", no_wrap=True)
+    for name, score in test["scores"].items():
+        value = "-" if score["score"] is None else f"{score['score']:.4g}"
+        table.add_row(name, value, _interval(score).strip(" ()"))
+    cv = card["cv"]
+    notes = [
+        Text(f"cross-validated {metric}: {cv_words(cv)}"),
+        Text(f"{test['rows']:,} rows: {test['source']}", style="dim"),
+    ]
+    if test.get("agreement"):
+        style = "" if test["agreement"]["within"] else "bold yellow"
+        notes.append(Text(test["agreement"]["text"], style=style))
+    return Group(table, *notes)
 
 
 def _trial(row: dict[str, Any], metric: str) -> Table:
@@ -160,13 +224,10 @@ def _winner(card: dict[str, Any]) -> Table:
     table = Table(box=None, show_header=False, padding=(0, 1))
     table.add_column(style="bold")
     table.add_column()
-    folds = ", ".join(f"{s:.4g}" for s in card["cv"]["fold_scores"])
-    table.add_row("fold scores", folds)
+    scores = card["cv"]["fold_scores"]
+    table.add_row("fold scores", f"{len(scores)}, from {min(scores):.4g} to {max(scores):.4g}")
     for member in best.get("ensemble", []):
-        table.add_row(
-            "member",
-            f"{member['algorithm']} (trial {member['trial']}) weight {member['weight']:.2f}",
-        )
+        table.add_row(f"{member['weight']:.2f}", f"{member['algorithm']} (trial {member['trial']})")
     single = best.get("best_single", best)
     label = "best single" if "best_single" in best else "algorithm"
     table.add_row(label, f"{single['algorithm']} (trial {single['trial']})")

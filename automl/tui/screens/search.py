@@ -25,6 +25,7 @@ from automl.events import (
     SearchFinished,
     SearchStarted,
     TrialFinished,
+    trials_words,
 )
 from automl.tui.plan import SearchJob, SearchPlan
 from automl.tui.widgets.leaderboard import Leaderboard
@@ -38,6 +39,8 @@ PHASES = {
     "load": "reading the table",
     "search": "searching",
     "refit": "refitting the best on all rows",
+    "curve": "measuring the learning curve",
+    "test": "scoring the held-out test rows",
     "explain": "explaining the model",
     "export": "saving",
     "done": "done",
@@ -74,7 +77,7 @@ class SearchScreen(Screen):
         self.started = 0.0
         self.metric = plan.metric or "score"
         self.direction = "maximize"
-        self.counts = {"complete": 0, "pruned": 0, "failed": 0}
+        self.counts = {"complete": 0, "pruned": 0, "stopped": 0, "failed": 0}
         self.trials: list[dict[str, Any]] = []
         self.best: BestImproved | None = None
         self.phase = "load"
@@ -147,10 +150,13 @@ class SearchScreen(Screen):
             self.best = event
             self.query_one("#leaderboard", Leaderboard).move_cursor(row=0)
         elif isinstance(event, SearchFinished):
-            self.note(
-                f"Search done: {event.n_complete} complete, {event.n_pruned} pruned,"
-                f" {event.n_failed} failed."
-            )
+            counts = {
+                "complete": event.n_complete,
+                "pruned": event.n_pruned,
+                "stopped": event.n_stopped,
+                "failed": event.n_failed,
+            }
+            self.note(f"Search done: {trials_words(counts)}.")
         self._show_counts()
 
     def _started(self, event: SearchStarted) -> None:
@@ -198,7 +204,7 @@ class SearchScreen(Screen):
         c = self.counts
         parts: list[str | tuple[str, str]] = [
             ("Trials ", "bold"),
-            f"{done}: {c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed",
+            f"{done}: {trials_words(c)}",
         ]
         if self.best is not None:
             parts += [

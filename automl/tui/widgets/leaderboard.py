@@ -50,6 +50,8 @@ def number(value: float | None, digits: int = 4) -> Text:
     """A score right-aligned to `digits` significant digits; a dash when unknown."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return Text("-", justify="right")
+    if abs(value) >= 10**digits:  # 5,734 rather than 5.7e+03, which a narrow column cuts
+        return Text(f"{value:,.0f}", justify="right")
     return Text(f"{value:.{digits}g}", justify="right")
 
 
