@@ -56,7 +56,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -349,6 +349,26 @@ def normalized_losses(scores: pd.DataFrame, directions: dict[str, str]) -> pd.Da
     return pd.DataFrame(losses).T.loc[scores.index, scores.columns]
 
 
+def scaling(seconds: pd.DataFrame, facts: Sequence[dict[str, Any]]) -> dict[str, list[float]]:
+    """Per configuration, how its seconds a fold grow with the table: the fit of
+    seconds = t * cells ** s over every table it ran on (least squares on the logs), with
+    cells the search's measure of a table's size (`automl.search.table_cells`), in
+    millions. The search predicts an entry's cost on a new table from it, before running
+    it (within about a factor of two on the selection tables)."""
+    from automl.search import table_cells
+
+    size = {f["name"]: table_cells(f["rows"], f["columns"], f.get("classes")) for f in facts}
+    fitted = {}
+    for config in seconds.columns:
+        known = seconds[config].dropna()
+        if len(known) < 2:
+            continue
+        x = np.log([size[t] for t in known.index])
+        slope, intercept = np.polyfit(x, np.log(known.to_numpy()), 1)
+        fitted[config] = [round(float(np.exp(intercept)), 4), round(float(slope), 3)]
+    return fitted
+
+
 def fold_ratios(seconds: pd.DataFrame, reference: str) -> pd.DataFrame:
     """Fold seconds over the reference configuration's on the same table; a missing time
     (the configuration failed) counts as infinitely slow."""
@@ -421,6 +441,8 @@ class Bucket:
     cost: dict[str, float]
     median_fold_seconds: dict[str, float]
     leave_one_out: list[dict[str, Any]]
+    # Per configuration, (seconds a fold at a million cells, exponent): see `scaling`.
+    scaling: dict[str, list[float]] = field(default_factory=dict)
 
 
 def choose_bucket(
@@ -630,6 +652,18 @@ def module_text(buckets: list[Bucket], configs: list[Config], source: str, minut
         f'SMALL_ROWS = {SMALL_ROWS}  # tables with fewer rows use PORTFOLIO["small"]',
         "PORTFOLIO: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {",
     ]
+    seconds_lines = [
+        "# Each entry's seconds a fold, as (t, s): t * (cells / 1e6) ** s, where cells is",
+        "# `automl.search.table_cells` of the table (see `benchmarks/portfolio.py` `scaling`).",
+        "SECONDS: dict[str, tuple[tuple[float, float], ...]] = {",
+    ]
+    for bucket in buckets:
+        seconds_lines.append(f'    "{bucket.name}": (')
+        for name in bucket.order:
+            t, exponent = bucket.scaling.get(name, (bucket.median_fold_seconds[name], 0.0))
+            seconds_lines.append(f"        ({t!r}, {exponent!r}),  # {name}")
+        seconds_lines.append("    ),")
+    seconds_lines.append("}")
     for bucket in buckets:
         lines.append(f'    "{bucket.name}": (')
         for name, after in zip(bucket.order, bucket.mean_loss_after, strict=True):
@@ -643,7 +677,7 @@ def module_text(buckets: list[Bucket], configs: list[Config], source: str, minut
             lines += ["            },", "        ),"]
         lines.append("    ),")
     lines.append("}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + seconds_lines) + "\n"
 
 
 # Command line -------------------------------------------------------------------------
@@ -774,14 +808,15 @@ def selection(run: dict[str, Any]) -> tuple[dict[str, Any], str]:
     defaults = {f["name"]: defaults_order(configs, f["task"]) for f in facts}
     size = min(PORTFOLIO_SIZE, len(configs))
     buckets = []
+    costs = scaling(seconds, facts)
     for bucket in ("small", "large"):
         part = [f["name"] for f in facts if f["bucket"] == bucket]
         if part:
-            buckets.append(
-                choose_bucket(
-                    bucket, losses.loc[part], seconds.loc[part], reference, defaults, size
-                )
+            chosen = choose_bucket(
+                bucket, losses.loc[part], seconds.loc[part], reference, defaults, size
             )
+            chosen.scaling = {c: costs[c] for c in chosen.order if c in costs}
+            buckets.append(chosen)
     choice = {
         "rule": {
             "small_rows": SMALL_ROWS,
