@@ -137,6 +137,9 @@ class AutoML:
     learning_curve: measure the exported configuration's cross-validated score at several
         training sizes and say whether more rows would help or it overfits (see
         `automl.curve`); time for it is kept back from the search too.
+    bagging: export each chosen configuration as the average of its models of the
+        search's first k folds instead of one refitted on all rows (on tables the trials
+        see whole).
     on_event: called with each progress event; cancel: set it to stop the run early.
     """
 
@@ -160,6 +163,7 @@ class AutoML:
         early_stopping: bool = True,
         explanations: bool = True,
         learning_curve: bool = True,
+        bagging: bool = False,
         on_event: EventCallback = ignore,
         cancel: threading.Event | None = None,
     ) -> None:
@@ -180,6 +184,7 @@ class AutoML:
         self.early_stopping = early_stopping
         self.explanations = explanations
         self.learning_curve = learning_curve
+        self.bagging = bagging
         self.on_event = on_event
         self.cancel = cancel
         self.pipeline_: Any = None
@@ -270,6 +275,7 @@ class AutoML:
             parallel=parallel,
             search_rows=self._search_rows(output, resume, schema),
             imbalanced=imbalance is not None,
+            bagging=self.bagging,
         )
         fingerprint = data.fingerprint(frame)
         modules = _estimator_modules(algorithms, schema.task)
@@ -616,7 +622,13 @@ class AutoML:
         )
         if not resumed:
             enqueue_first_trials(
-                the_study, settings.algorithms, runner.context, settings.portfolio, first
+                the_study,
+                settings.algorithms,
+                dataclasses.replace(runner.context, n_rows=len(runner.sample)),
+                settings.portfolio,
+                first,
+                budget=runner.budget.remaining(),
+                folds=len(runner.folds),
             )
         path = Path(table).resolve() if isinstance(table, str | os.PathLike) else None
         job = {

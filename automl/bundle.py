@@ -230,7 +230,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         f"- Cross-validated {metric} ({metric_direction(card)}): **{cv['score']:.6g}**"
         f" ± {cv['std']:.3g} over {cv_words(cv)}",
         f"- Fold scores: {', '.join(f'{s:.6g}' for s in cv['fold_scores'])}",
-        f"- Refitted on {card['refit']['rows']} of {card['data']['rows']} rows" + sample_note(card),
+        refit_line(card),
         f"- Trials: {trials_words(card['trials'])}",
     ]
     if card.get("classes") is not None:
@@ -347,6 +347,19 @@ def cv_words(cv: Mapping[str, Any]) -> str:
     "5 folds, repeated 3 times"."""
     repeats = cv.get("repeats", 1)
     return f"{cv['folds']} folds" + (f", repeated {repeats} times" if repeats > 1 else "")
+
+
+def refit_line(card: Mapping[str, Any]) -> str:
+    """How the exported model was fitted, as a line of the card."""
+    bagged = card["refit"].get("bagged_folds")
+    if bagged:
+        return (
+            f"- Bagged: the average of the models of the search's {bagged} folds, each fitted"
+            f" on {bagged - 1}/{bagged} of the {card['data']['rows']} rows, nothing refitted"
+        )
+    return f"- Refitted on {card['refit']['rows']} of {card['data']['rows']} rows" + sample_note(
+        card
+    )
 
 
 def sample_note(card: dict[str, Any]) -> str:

@@ -56,7 +56,11 @@ def make_card(
             "columns": int(frame.shape[1]),
             "fingerprint": fingerprint,
         },
-        "refit": {"rows": final.refit_rows},
+        "refit": {
+            "rows": final.refit_rows,
+            # With bagging: the exported models are each the average of this many fold models.
+            "bagged_folds": runner.settings.cv if runner.bags() else None,
+        },
         "seed": runner.settings.seed,
         "algorithms": [a.name for a in runner.settings.algorithms],
         "time_budget": time_budget,

@@ -216,19 +216,22 @@ class Pool:
 
 
 def voting_estimator(
-    members: Sequence[tuple[int, Any]], weights: Sequence[float], n_classes: int | None
+    members: Sequence[tuple[int, Any]],
+    weights: Sequence[float],
+    n_classes: int | None,
+    prefix: str = "trial",
 ) -> Any:
     """A fitted `VotingClassifier` (soft) or `VotingRegressor` over fitted pipelines.
 
-    members: (trial number, fitted pipeline) pairs. Classifiers among them were fitted on
-    labels 0..n_classes-1. The fitted attributes are set as `fit` would set them, without
-    refitting anything.
+    members: (trial number, fitted pipeline) pairs, named `<prefix>_<number>`. Classifiers
+    among them were fitted on labels 0..n_classes-1. The fitted attributes are set as `fit`
+    would set them, without refitting anything.
     """
     from sklearn.base import clone
     from sklearn.ensemble import VotingClassifier, VotingRegressor
     from sklearn.preprocessing import LabelEncoder
 
-    named = [(f"trial_{number}", pipeline) for number, pipeline in members]
+    named = [(f"{prefix}_{number}", pipeline) for number, pipeline in members]
     # The constructor holds unfitted copies, as after a real `fit`; only `estimators_`
     # holds the fitted pipelines.
     unfitted = [(name, clone(pipeline)) for name, pipeline in named]

@@ -4,6 +4,7 @@ trial, on a sample of the rows if time is short."""
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,9 @@ from automl.worker import TimeUp, TrialFailed
 REFIT_GRACE_SHARE = 0.05
 REFIT_GRACE_SECONDS = 1.0
 MIN_REFIT_SHARE = 0.05
+# On a big table, a model of the search's sample is kept in hand when refitting it takes
+# at most this share of the time left (see `_refit`).
+SAMPLE_REFIT_SHARE = 0.15
 
 
 @dataclass
@@ -124,8 +128,8 @@ def _refit_members(
             continue
         rows = np.arange(len(runner.y))
         try:
-            pipeline, seconds = runner.worker.refit(
-                _candidate(runner, trial), rows, hard_end - budget.finish, cancel
+            pipeline, seconds = _fit(
+                runner, _candidate(runner, trial), rows, hard_end - budget.finish, cancel
             )
         except TimeUp:
             break  # the worker was stopped at the hard end: no time for anything else
@@ -134,6 +138,54 @@ def _refit_members(
         fitted[trial.number] = pipeline
         runner.refit_seconds += seconds
     return fitted
+
+
+def _fit(
+    runner: Search,
+    candidate: Any,
+    rows: np.ndarray,
+    deadline: float,
+    cancel: threading.Event | None,
+) -> tuple[Any, float]:
+    """The candidate fitted for export: on `rows`, or, with bagging (`Search.bags`), its
+    models of the search's folds, averaged; and the seconds it took."""
+    if not runner.bags() or len(rows) < len(runner.y):
+        return runner.worker.refit(candidate, rows, deadline, cancel)
+    started = time.monotonic()
+    folds = runner.folds[: runner.settings.cv]
+    jobs: queue.SimpleQueue[tuple[int, np.ndarray]] = queue.SimpleQueue()
+    for number, (train, _) in enumerate(folds):
+        jobs.put((number, train))
+    models: dict[int, Any] = {}
+    failures: list[BaseException] = []
+
+    def fit_folds() -> None:
+        worker = runner.idle.get()
+        try:
+            while not failures:
+                try:
+                    number, train = jobs.get_nowait()
+                except queue.Empty:
+                    return
+                models[number] = worker.refit(candidate, train, deadline, cancel)[0]
+        except (TimeUp, TrialFailed) as exc:
+            failures.append(exc)
+        finally:
+            runner.idle.put(worker)
+
+    threads = [threading.Thread(target=fit_folds) for _ in range(runner.settings.parallel)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    task = runner.settings.task
+    n_classes = len(runner.schema.classes) if task.is_classification else None
+    bag = ensemble.voting_estimator(
+        sorted(models.items()), [1.0 / len(models)] * len(models), n_classes, prefix="fold"
+    )
+    return bag, time.monotonic() - started
 
 
 def _hard_end(budget: Budget) -> float:
@@ -157,7 +209,10 @@ def _refit(
 ) -> Final:
     """Refit the best trial on all rows; if time is short, on as many rows as fit in it.
 
-    If the best cannot be refitted in time, the fastest of the others is tried.
+    On a table bigger than the search's sample, the trial is first refitted on the sample
+    when that is cheap (`SAMPLE_REFIT_SHARE` of the time left): should the refit on all
+    rows, whose time is an estimate, not finish, that model is exported. If the best
+    cannot be refitted in time, the fastest of the others is tried.
     """
     settings = runner.settings
     hard_end = _hard_end(budget)
@@ -166,22 +221,49 @@ def _refit(
     for trial in [ranked[0]] + ([fastest] if fastest.number != ranked[0].number else []):
         algorithm = runner.algorithms[trial.params["algorithm"]]
         candidate = _candidate(runner, trial)
+        fold_seconds = trial.user_attrs["fold_seconds"]
+        in_hand = _sample_model(runner, candidate, fold_seconds, budget, cancel)
         available = hard_end - budget.finish - time.monotonic()
-        estimate = runner.refit_estimate(trial.user_attrs["fold_seconds"])
+        estimate = runner.refit_estimate(fold_seconds)
         share = 1.0 if estimate <= available else max(available / estimate, MIN_REFIT_SHARE)
         rows = _subsample(runner.y, share, settings.task, settings.seed)
         try:
             # Planned within the time after which the explanation and export still fit,
             # but stopped only when the export alone would not: a model first.
-            pipeline, seconds = runner.worker.refit(
-                candidate, rows, hard_end - EXPORT_SECONDS, cancel
-            )
+            pipeline, seconds = _fit(runner, candidate, rows, hard_end - EXPORT_SECONDS, cancel)
         except (TimeUp, TrialFailed) as exc:
+            if in_hand is not None:
+                return Final(in_hand, trial, len(runner.sample))
             errors.append(f"{algorithm.name}: {str(exc) or 'out of time'}")
             continue
         runner.refit_seconds += seconds
         return Final(pipeline, trial, len(rows))
     raise SearchError("The winning model could not be refitted: " + "; ".join(errors))
+
+
+def _sample_model(
+    runner: Search,
+    candidate: Any,
+    fold_seconds: float,
+    budget: Budget,
+    cancel: threading.Event | None,
+) -> Any | None:
+    """The candidate refitted on the search's sample, when the table is bigger and that
+    takes at most `SAMPLE_REFIT_SHARE` of the time left; else None."""
+    sample = runner.sample
+    if len(sample) >= len(runner.y):
+        return None
+    available = _hard_end(budget) - budget.finish - time.monotonic()
+    if runner.refit_estimate(fold_seconds, len(sample)) > SAMPLE_REFIT_SHARE * available:
+        return None
+    try:
+        pipeline, seconds = runner.worker.refit(
+            candidate, sample, time.monotonic() + SAMPLE_REFIT_SHARE * available, cancel
+        )
+    except (TimeUp, TrialFailed):
+        return None
+    runner.refit_seconds += seconds
+    return pipeline
 
 
 def _subsample(y: np.ndarray, share: float, task: Task, seed: int) -> np.ndarray:

@@ -36,9 +36,11 @@ from automl.worker import FoldResult, TimeUp, TrialFailed, Worker
 
 # Seconds kept back at the end of the budget for writing the bundle.
 EXPORT_SECONDS = 1.0
-# A refit takes about (its rows / a fold's training rows) times a fold's fit; this pads
-# the estimate.
-REFIT_SAFETY = 1.5
+# A refit on r times a fold's training rows takes about r ** REFIT_EXPONENT times a fold's
+# fit and prediction (measured with LightGBM on 50 columns: 1.6 s on 48,000 rows, 5.9 s on
+# 200,000, 22.5 s on 1,000,000: r ** 0.87). Forests grow faster than that (n log n): on a
+# big table, the refit keeps a model of the search's sample in hand (see `automl.refit`).
+REFIT_EXPONENT = 0.9
 # Trials on bigger tables use a sample of this many rows: a first look at a million rows
 # would take most of a short budget for one trial (measured: 15 s a fold for LightGBM on
 # 800,000 rows); the winner is refitted on all rows.
@@ -57,6 +59,9 @@ MAX_ERRORS_IN_A_ROW = 3
 MAX_SKIPPED_IN_A_ROW = 20
 # Once one trial is complete, no single trial may take more than this share of the search.
 MAX_TRIAL_SHARE = 0.4
+# A portfolio entry predicted to take more than this share of the budget runs after the
+# others (see `first_trials`).
+BUDGET_SHARE = 0.5
 # The first trial of an algorithm not yet in the ensemble pool is not pruned for its
 # score while finishing it takes at most this share of the budget left.
 SPARE_SHARE = 0.05
@@ -67,6 +72,7 @@ MIN_FIRST_FOLD_SECONDS = 1.0
 # tables, where refits are long, the ensemble does not eat the search.
 ENSEMBLE_RESERVE_TRIALS = 3
 ENSEMBLE_RESERVE_SHARE = 0.15
+ENSEMBLE_REFIT_SHARE = 0.25
 # Averaging the candidates in each round adds a little to scoring them (measured: 0.8 to
 # 1.6 times the scoring alone on small tables, 1.05 on 200,000 rows).
 SELECTION_OVERHEAD = 1.2
@@ -166,6 +172,16 @@ class Settings:
     # The classes are imbalanced (see `automl.decision.imbalance`): search spaces may
     # offer class weights.
     imbalanced: bool = False
+    # Export each chosen configuration as the average of its models of the search's folds
+    # (bagging, as AutoGluon does) instead of one refitted on all rows; on tables the
+    # trials see whole.
+    bagging: bool = False
+
+
+def table_cells(rows: int, columns: int, classes: int | None = None) -> float:
+    """A table's size as the cost of fitting on it grows, in millions: rows x columns,
+    times the classes for more than two (a boosted model grows a tree per class)."""
+    return rows * columns * (classes if classes and classes > 2 else 1) / 1e6
 
 
 def search_rows(time_budget: float, n_classes: int | None = None) -> int:
@@ -262,7 +278,11 @@ def make_pruner() -> optuna.pruners.BasePruner:
 
 
 def first_trials(
-    algorithms: Sequence[Algorithm], context: SearchContext, portfolio: bool = True
+    algorithms: Sequence[Algorithm],
+    context: SearchContext,
+    portfolio: bool = True,
+    budget: float | None = None,
+    folds: int = 1,
 ) -> list[tuple[str, dict[str, Any]]]:
     """The trials to run before the sampler proposes its own, in order.
 
@@ -276,14 +296,28 @@ def first_trials(
     entry does not make takes the first of its options (no class weights, say). For
     imbalanced classes, each algorithm whose space offers class weights also gets its
     first entry with balanced weights, right after it.
+
+    With a `budget` (seconds of search) and the `folds` a trial runs, a portfolio entry
+    whose cross-validation is predicted (`portfolio.SECONDS`, from this table's size) to
+    take more than `BUDGET_SHARE` of it goes after the others: a short budget is not spent
+    on one slow trial before the cheap ones.
     """
     searched = {a.name: a for a in algorithms}
     chosen: list[tuple[str, dict[str, Any]]] = []
     if portfolio:
-        from automl.portfolio import PORTFOLIO, SMALL_ROWS
+        from automl.portfolio import PORTFOLIO, SECONDS, SMALL_ROWS
 
         bucket = "small" if context.n_rows < SMALL_ROWS else "large"
-        chosen = [(name, dict(params)) for name, params in PORTFOLIO[bucket] if name in searched]
+        entries = list(zip(PORTFOLIO[bucket], SECONDS[bucket], strict=True))
+        if budget is not None:
+            cells = table_cells(context.n_rows, context.n_columns, context.n_classes)
+            slow = [
+                folds * t * cells**exponent > BUDGET_SHARE * budget for _, (t, exponent) in entries
+            ]
+            entries = [e for e, late in zip(entries, slow, strict=True) if not late] + [
+                e for e, late in zip(entries, slow, strict=True) if late
+            ]
+        chosen = [(name, dict(params)) for (name, params), _ in entries if name in searched]
         covered = {name for name, _ in chosen}
         chosen += [
             (a.name, dict(a.defaults[0]))
@@ -398,16 +432,19 @@ def enqueue_first_trials(
     context: SearchContext,
     portfolio: bool = True,
     before: Sequence[tuple[str, Mapping[str, Any]]] = (),
+    budget: float | None = None,
+    folds: int = 1,
 ) -> None:
-    """Enqueue `first_trials`, in order, after the configurations `before` (a retrained
-    model's) whose algorithm is searched."""
+    """Enqueue `first_trials` (with `budget` and `folds`), in order, after the
+    configurations `before` (a retrained model's) whose algorithm is searched."""
     searched = {a.name: a for a in algorithms}
     earlier = [
         (name, _searched_part(searched[name], dict(params), context))
         for name, params in before
         if name in searched
     ]
-    for name, params in [*earlier, *first_trials(algorithms, context, portfolio)]:
+    later = first_trials(algorithms, context, portfolio, budget, folds)
+    for name, params in [*earlier, *later]:
         fixed = {f"{name}:{k}": v for k, v in params.items()}
         study.enqueue_trial({"algorithm": name, **fixed}, skip_if_exists=True)
 
@@ -529,10 +566,17 @@ class Search:
             deadline = min(deadline, time.monotonic() + MAX_TRIAL_SHARE * window)
         return deadline
 
-    def refit_estimate(self, fold_seconds: float) -> float:
-        """Seconds a refit on all rows should take, from a fold's fit on fewer."""
+    def bags(self) -> bool:
+        """Whether the exported models are bags of fold models (see `Settings.bagging`)."""
+        return self.settings.bagging and len(self.sample) == len(self.y)
+
+    def refit_estimate(self, fold_seconds: float, rows: int | None = None) -> float:
+        """Seconds a refit on all rows (or on `rows` rows) should take, from a fold's fit
+        on fewer; with bagging, the fold models' fits, a worker each at once."""
+        if rows is None and self.bags():
+            return fold_seconds * math.ceil(self.settings.cv / self.settings.parallel)
         fold_rows = len(self.folds[0][0])
-        return fold_seconds * len(self.y) / fold_rows * REFIT_SAFETY
+        return fold_seconds * ((rows or len(self.y)) / fold_rows) ** REFIT_EXPONENT
 
     def selection_estimate(self) -> float:
         """Seconds the ensemble selection over the current pool should take."""
@@ -541,9 +585,13 @@ class Search:
 
     def _update_reserve(self) -> None:
         """Keep back the refit of the best trial and, when an ensemble is possible, the
-        selection and the refits of the next best, within `ENSEMBLE_RESERVE_SHARE`."""
+        selection and the refits of the next best, within `ENSEMBLE_RESERVE_SHARE`; not
+        when the best's refit alone takes over `ENSEMBLE_REFIT_SHARE` of the budget (a big
+        table: the members' refits would not fit, and the search would stop early for
+        nothing)."""
         reserve = self.refit_estimate(self.best_fold_seconds)
-        if self.pool.mixes_algorithms():
+        affordable = reserve <= ENSEMBLE_REFIT_SHARE * self.budget.seconds
+        if self.pool.mixes_algorithms() and affordable:
             others = self.pool.ranked()[1:ENSEMBLE_RESERVE_TRIALS]
             extra = sum(self.refit_estimate(self.pool.fold_seconds(n)) for n in others)
             extra += self.selection_estimate()

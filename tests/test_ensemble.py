@@ -328,3 +328,26 @@ def test_a_label_metric_scores_the_blend_by_its_most_probable_class():
     assert ensemble.fold_scores(first, y, folds, accuracy) == [2 / 3, 2 / 3]
     chosen = ensemble.select({0: first, 1: second}, y, folds, accuracy)
     assert chosen.weights == {0: 0.5, 1: 0.5} and chosen.score == 1.0
+
+
+def test_bagging_exports_the_average_of_the_fold_models(tmp_path, mixed):
+    """With bagging, nothing is refitted: the exported model averages the models of the
+    search's folds, whose out-of-fold predictions the CV score was measured on."""
+    from sklearn.ensemble import VotingClassifier
+
+    model = AutoML(
+        time_budget=30, n_trials=2, cv=3, algorithms=["linear"], bagging=True, n_jobs=1
+    )
+    model.fit(mixed, target="bought", output=tmp_path / "bagged")
+    assert model.card["refit"]["bagged_folds"] == 3
+    bag = model.pipeline_
+    assert isinstance(bag, VotingClassifier) and len(bag.estimators_) == 3
+    assert [name for name, _ in bag.estimators] == ["fold_0", "fold_1", "fold_2"]
+    X = automl.data.prepare(mixed, model.schema_)
+    averaged = np.mean([fold.predict_proba(X) for fold in bag.estimators_], axis=0)
+    np.testing.assert_allclose(bag.predict_proba(X), averaged)
+    loaded = automl.load(tmp_path / "bagged")
+    pd.testing.assert_frame_equal(loaded.predict_proba(mixed), model.predict_proba(mixed))
+    assert "Bagged: the average of the models of the search's 3 folds" in (
+        tmp_path / "bagged" / "model_card.md"
+    ).read_text()
