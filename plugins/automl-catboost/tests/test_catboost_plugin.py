@@ -1,0 +1,59 @@
+"""The CatBoost plugin: its contract checks, categorical columns given as codes, and a
+search that uses it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from automl_catboost.estimators import MISSING_CODE, CodedCatBoostClassifier, coded
+
+import automl
+from automl.contract import Task
+from automl.plugins import load_registry
+from automl.testing import parametrize_with_checks, registered, sample_table
+
+
+@parametrize_with_checks(registered("automl_catboost"))
+def test_contract(item, check):
+    check(item)
+
+
+def test_the_installed_distribution_provides_the_plugin():
+    registry = load_registry(only=["catboost"], strict=True)
+    (info,) = [p for p in registry.plugins if not p.builtin]
+    assert (info.name, info.distribution, info.status) == ("catboost", "automl-catboost", "ok")
+    assert info.algorithms == ["catboost"]
+
+
+def test_listing_plugins_does_not_import_catboost():
+    import subprocess
+    import sys
+
+    code = "import sys, automl_catboost; print('catboost' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_categorical_codes_reach_catboost_as_integers_with_missing_a_category_of_its_own():
+    X = np.array([[0.5, 1.0], [0.2, np.nan], [0.9, 0.0], [0.1, 2.0]] * 10)
+    frame = coded(X, [1])
+    assert frame["1"].tolist()[:4] == [1, MISSING_CODE, 0, 2] and frame["0"].dtype == float
+    y = (X[:, 0] > 0.4).astype(int)
+    model = CodedCatBoostClassifier(
+        iterations=10, cat_features=[1], verbose=False, allow_writing_files=False
+    ).fit(X, y)
+    assert model.predict_proba(X).shape == (40, 2)
+
+
+def test_a_search_with_categoricals_saves_a_model_that_loads_and_predicts(tmp_path: Path):
+    table = sample_table(Task.BINARY, n_rows=200)
+    model = automl.AutoML(
+        time_budget=30, algorithms=["catboost"], n_trials=2, cv=3, n_jobs=1, explanations=False
+    ).fit(table, target="target", output=tmp_path / "model")
+    assert model.card["best"]["algorithm"] == "catboost"
+    new = table.drop(columns="target").head(10).copy()
+    new.loc[:4, "colour"] = "a colour never seen"
+    loaded = automl.load(tmp_path / "model")
+    assert np.allclose(loaded.predict_proba(new), model.predict_proba(new))
+    assert not (Path.cwd() / "catboost_info").exists()
