@@ -143,10 +143,12 @@ def run_one(
         test = pd.read_parquet(split_dir / "test.parquet")
         classes = _classes(train, dataset)
         record["classes"] = classes
-        prediction, fit_seconds = RUNNERS[system](
+        prediction, fit_seconds, *info = RUNNERS[system](
             train, test, dataset, budget, seed, n_jobs, classes
         )
         record["fit_seconds"] = round(fit_seconds, 2)
+        if info:
+            record["info"] = info[0]
         path = split_dir / f"prediction-{system}-{record['budget']}.npy"
         np.save(path, prediction)
         record["prediction"] = str(path)
@@ -412,6 +414,7 @@ def combined(records: list[dict[str, Any] | None], system: str, name: str, budge
         **new_record(system, name, budget, errors[0] if errors else None),
         "score": None if None in scores else sum(scores) / len(scores),
         "split_scores": scores,
+        "split_infos": [r.get("info") for r in present],
         "fit_seconds": slowest("fit_seconds"),
         "process_seconds": slowest("process_seconds"),
     }

@@ -222,7 +222,7 @@ def ablation_section(
     """The ablation part: what each variant changes, and its table (full automl needed)."""
     variants = [s for s in systems if s in ABLATIONS]
     changes = "; ".join(
-        f"`{v}` " + ", ".join(f"`{k}={value!r}`" for k, value in ABLATIONS[v].items())
+        f"`{v}` " + ", ".join(f"`{k}={_shown(value)}`" for k, value in ABLATIONS[v].items())
         for v in variants
     )
     lines = [
@@ -240,6 +240,13 @@ def ablation_section(
     if "automl" not in systems:
         return [*lines, "(full automl is needed for the ablation part)"]
     return [*lines, ablation_table(rows, variants, budgets, tie)]
+
+
+def _shown(value: Any) -> str:
+    """An ablation's setting as the report shows it: functions by name."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_shown(v)}" for k, v in value.items()) + "}"
+    return getattr(value, "__name__", None) or repr(value)
 
 
 def ablation_table(
@@ -272,6 +279,56 @@ def ablation_table(
             counted = [str(counts[k]) for k in ("win", "tie", "loss", None)]
             lines.append(_row([variant, label, *normalized, *counted, mean]))
     return "\n".join(lines)
+
+
+def _runs(record: dict[str, Any]) -> list[tuple[float | None, dict[str, Any] | None]]:
+    """(test score, card information) of each split of a table's record."""
+    if "split_scores" in record:
+        return list(zip(record["split_scores"], record["split_infos"], strict=True))
+    return [(record["score"], record.get("info"))]
+
+
+def honesty_section(rows: list[dict[str, Any]], system: str = "automl") -> list[str]:
+    """The honest-estimate check: for each table and budget, the CV estimate (mean ± the
+    fold scores' standard deviation) beside the test score, and how often the test score
+    lies within one such standard deviation of it; and what the learning curve cost."""
+    header = ["table", "budget", "CV estimate", "test", "gap / fold std", "within", "curve s"]
+    table_rows, within, counted = [], 0, 0
+    for row in rows:
+        record = row["results"].get(system)
+        if record is None:
+            continue
+        for i, (test, info) in enumerate(_runs(record)):
+            if test is None or not info:
+                continue
+            gap = abs(test - info["cv_score"]) / max(info["cv_std"], 1e-12)
+            counted += 1
+            within += gap <= 1.0
+            name = row["dataset"] + (f"@{i}" if row.get("splits", 1) > 1 else "")
+            table_rows.append(
+                [
+                    name,
+                    str(row["budget"]),
+                    f"{info['cv_score']:.4g} ± {info['cv_std']:.2g}",
+                    f"{test:.4g}",
+                    f"{gap:.2f}",
+                    "yes" if gap <= 1.0 else "no",
+                    _fmt(info.get("curve_seconds"), 3),
+                ]
+            )
+    if not counted:
+        return []
+    return [
+        f"## The CV estimate against the test score ({system})",
+        "",
+        f"The test score lies within one fold standard deviation of the CV estimate in"
+        f" {within} of {counted} runs ({within / counted:.0%}). `curve s`: seconds the"
+        " learning curve took, beside the explanation.",
+        "",
+        _row(header),
+        _row(["---"] * len(header)),
+        *[_row(cells) for cells in table_rows],
+    ]
 
 
 def source_lines(merged: dict[str, list[dict[str, Any]]]) -> list[str]:
@@ -345,6 +402,9 @@ def markdown(
         "",
         *bar_lines(rows, main, budgets),
     ]
+    honesty = honesty_section(rows)
+    if honesty:
+        sections += ["", *honesty]
     if main != systems:
         sections += ["", *ablation_section(rows, systems, budgets, tie)]
     errors = error_lines(rows)

@@ -2,10 +2,14 @@
 
 Each runner takes the training and test frames of one split and returns the test
 predictions (probabilities in the order of ``classes`` for classification, values for
-regression) and the wall seconds of ``fit``. Only numpy and pandas are imported here; a
-runner imports its own library, so the AutoGluon worker can run in AutoGluon's
+regression), the wall seconds of ``fit`` and, for automl, what its model card says of the
+run (``INFO``: its CV estimate, the seconds of the learning curve and of the held-out
+test, whether the probabilities were calibrated). Only numpy and pandas are imported here;
+a runner imports its own library, so the AutoGluon worker can run in AutoGluon's
 environment, where automl and FLAML are not installed. automl's ablation variants
-(``ABLATIONS``) are automl's runner with one ``AutoML`` option changed.
+(``ABLATIONS``) are automl's runner with one ``AutoML`` option changed, a ``fit`` option
+(``test_size``), another set of plugins (``plugins``: ``AUTOML_LOAD_PLUGINS``), or a
+module constant patched (``patch``) to turn one part off.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ METRIC_NAMES = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rm
 
 Runner = Callable[
     [pd.DataFrame, pd.DataFrame, Dataset, int, int, int, list[Any] | None],
-    tuple[np.ndarray, float],
+    tuple[np.ndarray, float] | tuple[np.ndarray, float, dict[str, Any]],
 ]
+# automl's plugins in a full run: the built-ins and XGBoost (as the README installs them).
+AUTOML_PLUGINS = "xgboost"
 
 
 def peer_features(
@@ -64,27 +70,66 @@ def run_automl(
     seed: int,
     n_jobs: int,
     classes: list[Any] | None,
+    fit: dict[str, Any] | None = None,
+    plugins: str = AUTOML_PLUGINS,
+    patch: dict[str, Any] | None = None,
     **options: Any,
-) -> tuple[np.ndarray, float]:
+) -> tuple[np.ndarray, float, dict[str, Any]]:
     """Fit automl on the raw training frame; metric None is the task default.
 
     ``options`` are further ``AutoML`` keywords, passed only when given (an ablation
-    variant's), so full automl runs with the options its API has today.
+    variant's), so full automl runs with the options its API has today; ``fit`` further
+    ``fit`` keywords; ``plugins`` the plugins to load; ``patch`` module constants to set
+    ("automl.calibrate.MIN_GAIN": inf, say) before fitting.
     """
+    import importlib
+    import os
+
+    os.environ["AUTOML_LOAD_PLUGINS"] = plugins
+    for where, value in (patch or {}).items():
+        module, name = where.rsplit(".", 1)
+        setattr(importlib.import_module(module), name, value)
     from automl import AutoML
 
     model = AutoML(time_budget=budget, seed=seed, n_jobs=n_jobs, metric=None, **options)
     start = time.perf_counter()
-    model.fit(train, target=dataset.target)
+    model.fit(train, target=dataset.target, **(fit or {}))
     fit_seconds = time.perf_counter() - start
+    info = _info(model.card)
     x_test = test.drop(columns=[dataset.target])
     if classes is None:
-        return np.asarray(model.predict(x_test), dtype=float), fit_seconds
+        return np.asarray(model.predict(x_test), dtype=float), fit_seconds, info
     proba = model.predict_proba(x_test)
     missing = [c for c in classes if c not in proba.columns]
     if missing:
         raise ValueError(f"predict_proba columns {list(proba.columns)} lack class labels {missing}")
-    return proba[classes].to_numpy(dtype=float), fit_seconds
+    return proba[classes].to_numpy(dtype=float), fit_seconds, info
+
+
+def _info(card: dict[str, Any]) -> dict[str, Any]:
+    """What the model card says of a run that the benchmark reports."""
+    curve = card.get("learning_curve") or {}
+    test = card.get("test") or {}
+    calibration = card.get("calibration") or {}
+    return {
+        "cv_score": card["cv"]["score"],
+        "cv_std": card["cv"]["std"],
+        "cv_folds": card["cv"]["folds"],
+        "model": card["best"]["algorithm"],
+        "members": [m["algorithm"] for m in card["best"].get("ensemble") or []],
+        "wall_seconds": card["timing"]["wall_seconds"],
+        "curve_seconds": curve.get("seconds"),
+        "curve_reading": curve.get("reading"),
+        "test_seconds": test.get("seconds"),
+        "calibrated": calibration.get("kept"),
+        "refit_rows": card["refit"]["rows"],
+        "rows": card["data"]["rows"],
+    }
+
+
+def _unguarded(proba: np.ndarray, X: Any, guard: Any) -> np.ndarray:
+    """`automl.guard.apply` turned off: the model's own probabilities for every row."""
+    return proba
 
 
 def run_flaml(
@@ -193,6 +238,15 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "automl-noensemble": {"ensemble": False},
     "automl-serial": {"parallel_trials": False},
     "automl-norepeat": {"cv_repeats": 1},
+    # The parts of issue 18, each turned off, or on where it is not the default.
+    "automl-nocalibration": {"patch": {"automl.calibrate.MIN_GAIN": float("inf")}},
+    "automl-noguard": {"patch": {"automl.guard.apply": _unguarded}},
+    "automl-nobudgetorder": {"patch": {"automl.search.BUDGET_SHARE": float("inf")}},
+    "automl-nocurve": {"learning_curve": False},
+    "automl-bagged": {"bagging": True},
+    "automl-catboost": {"plugins": f"{AUTOML_PLUGINS},catboost"},
+    # The cost of holding a fifth of the training rows out and scoring them at the end.
+    "automl-heldout": {"fit": {"test_size": 0.2}},
 }
 """automl's ablation variants: each is full automl with these ``AutoML`` options changed."""
 

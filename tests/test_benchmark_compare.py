@@ -261,11 +261,7 @@ def test_system_and_dataset_shorthands() -> None:
     assert compare.parse_args([]).systems == ["automl", "flaml", "autogluon", "lgbm"]
     assert compare.parse_args(["--systems", "ablation,lgbm"]).systems == [
         "automl",
-        "automl-noportfolio",
-        "automl-noearlystop",
-        "automl-noensemble",
-        "automl-serial",
-        "automl-norepeat",
+        *systems.ABLATIONS,
         "lgbm",
     ]
     small = compare.parse_args(["--datasets", "small", "wine", "churn"]).datasets
@@ -274,23 +270,35 @@ def test_system_and_dataset_shorthands() -> None:
 
 def test_a_variant_is_automl_with_its_one_option(monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[dict[str, Any]] = []
+    fitted: list[dict[str, Any]] = []
 
     class FakeAutoML:
         def __init__(self, **options: Any) -> None:
             made.append(options)
+            self.card = {
+                "cv": {"score": 1.0, "std": 0.1, "folds": 5},
+                "best": {"algorithm": "linear"},
+                "timing": {"wall_seconds": 1.0},
+                "refit": {"rows": 2},
+                "data": {"rows": 2},
+            }
 
-        def fit(self, frame: pd.DataFrame, target: str) -> None:
-            pass
+        def fit(self, frame: pd.DataFrame, target: str, **kwargs: Any) -> None:
+            fitted.append(kwargs)
 
         def predict(self, frame: pd.DataFrame) -> np.ndarray:
             return np.zeros(len(frame))
 
     monkeypatch.setitem(sys.modules, "automl", types.SimpleNamespace(AutoML=FakeAutoML))
+    # The runner says which plugins to load; the test's process gets its setting back.
+    monkeypatch.setenv("AUTOML_LOAD_PLUGINS", "")
     frame = pd.DataFrame({"x": [1.0, 2.0], "target": [0.5, 1.5]})
-    for system in ("automl", "automl-norepeat", "automl-serial"):
-        systems.RUNNERS[system](frame, frame, DATASETS["diabetes"], 10, 0, 2, None)
+    for system in ("automl", "automl-norepeat", "automl-serial", "automl-heldout"):
+        *_, info = systems.RUNNERS[system](frame, frame, DATASETS["diabetes"], 10, 0, 2, None)
     plain = {"time_budget": 10, "seed": 0, "n_jobs": 2, "metric": None}
-    assert made == [plain, {**plain, "cv_repeats": 1}, {**plain, "parallel_trials": False}]
+    assert made == [plain, {**plain, "cv_repeats": 1}, {**plain, "parallel_trials": False}, plain]
+    assert fitted == [{}, {}, {}, {"test_size": 0.2}]
+    assert (info["cv_score"], info["cv_std"], info["curve_seconds"]) == (1.0, 0.1, None)
 
 
 def ablation_rows() -> list[dict[str, Any]]:
