@@ -43,11 +43,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from report import PEERS, markdown, verdict
-from systems import ABLATIONS, METRIC_NAMES, RUNNERS
+from systems import ABLATIONS, CEILINGS, METRIC_NAMES, RUNNERS
 from tables import DATASETS, Dataset
 
-SYSTEMS = tuple(s for s in RUNNERS if s not in ABLATIONS)
-ORDER = ("automl", *ABLATIONS, *PEERS)
+SYSTEMS = tuple(s for s in RUNNERS if s not in ABLATIONS and s not in CEILINGS)
+ORDER = ("automl", *ABLATIONS, *PEERS, *CEILINGS)
 SYSTEM_SETS = {"all": SYSTEMS, "ablation": ("automl", *ABLATIONS)}
 # The tables under 2,000 rows (the README's table lists every table's size).
 DATASET_SETS = {
@@ -182,7 +182,7 @@ def new_record(
 
 def python_for(system: str, autogluon_python: Path) -> str:
     """The interpreter a system's worker runs with: AutoGluon's own, or this one."""
-    return str(autogluon_python) if system == "autogluon" else sys.executable
+    return str(autogluon_python) if system.startswith("autogluon") else sys.executable
 
 
 def run_in_subprocess(
@@ -509,7 +509,8 @@ def automl_source() -> dict[str, Any] | None:
 def environment(args: argparse.Namespace) -> dict[str, Any]:
     """Platform and versions, AutoGluon's taken from its own environment."""
     result = {"platform": platform.platform(), "cpu_count": os.cpu_count(), **versions()}
-    if "autogluon" in args.systems and args.autogluon_python.exists():
+    autogluon = any(s.startswith("autogluon") for s in args.systems)
+    if autogluon and args.autogluon_python.exists():
         done = subprocess.run(
             [str(args.autogluon_python), __file__, "--versions"], capture_output=True, text=True
         )
