@@ -14,8 +14,6 @@ stop at a deadline: a curve cut short still has its most telling points.
 from __future__ import annotations
 
 import math
-import queue
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,11 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from automl import calibrate
 from automl.bundle import ensemble_words
 from automl.contract import Metric, Task
 from automl.data import Schema
 from automl.preprocess import Candidate, build_candidate
-from automl.worker import TimeUp, TrialFailed, Worker
+from automl.worker import TimeUp, TrialFailed, Worker, run_jobs
 
 # Shares of a fold's training rows, in the order they are measured: the full size and
 # half of it first, as they tell most (the gap between training and validation, and
@@ -123,16 +122,20 @@ def learning_curve(
     workers: Sequence[Worker],
     *,
     threshold: float | None = None,
+    beta: float | None = None,
     seed: int = 0,
     n_jobs: int = 1,
     deadline: float | None = None,
-    cancel: threading.Event | None = None,
+    cancel: Any = None,
 ) -> LearningCurve | None:
     """Measure the curve of `members` over `folds` (indices into the table the
     `workers` hold, whose encoded target is `y`); None if not even the first size could
     be measured before `deadline` (a `time.monotonic()` value).
 
     threshold: the decision threshold of a binary model, for metrics scored on labels.
+    beta: the temperature of a calibrated classifier (see `automl.calibrate`): the
+        probabilities are scaled by it before they are scored, as the exported model's.
+    cancel: stops the fits when its `is_set()` says so (`automl.errors.Cancelled`).
     """
     from automl.plugins import get_registry
 
@@ -165,7 +168,9 @@ def learning_curve(
         )
         if measured is None:
             break
-        curve.points.append(_point(share, subsets, measured, weights, y, folds, metric, threshold))
+        curve.points.append(
+            _point(share, subsets, measured, weights, y, folds, metric, threshold, beta)
+        )
     curve.seconds = time.monotonic() - started
     if not curve.points:
         return None
@@ -196,47 +201,33 @@ def _measure(
     folds: Sequence[tuple[np.ndarray, np.ndarray]],
     workers: Sequence[Worker],
     deadline: float | None,
-    cancel: threading.Event | None,
+    cancel: Any,
     rng: np.random.Generator,
     classification: bool,
 ) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
     """(fold, member) -> (training rows scored, their predictions, validation predictions)
     for one size, fitted on the workers at once; None if the deadline or a failure came
     first."""
-    tasks: queue.SimpleQueue[tuple[int, int, np.ndarray]] = queue.SimpleQueue()
+    jobs = []
     for f, fit_rows in enumerate(subsets):
         scored = fit_rows
         if len(scored) > TRAIN_SCORE_ROWS:
             scored = np.sort(rng.choice(fit_rows, TRAIN_SCORE_ROWS, replace=False))
-        for m in range(len(candidates)):
-            tasks.put((f, m, scored))
-    results: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    failed = threading.Event()
+        jobs.extend((f, m, scored) for m in range(len(candidates)))
     end = math.inf if deadline is None else deadline
 
-    def run(worker: Worker) -> None:
-        while not failed.is_set():
-            try:
-                f, m, scored = tasks.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                (train_pred, valid_pred), _ = worker.fit_predict(
-                    candidates[m], subsets[f], [scored, folds[f][1]], end, cancel
-                )
-            except (TimeUp, TrialFailed):
-                failed.set()
-                return
-            results[(f, m)] = (scored, train_pred, valid_pred)
+    def fit(worker: Worker, job: tuple[int, int, np.ndarray]):
+        f, m, scored = job
+        (train_pred, valid_pred), _ = worker.fit_predict(
+            candidates[m], subsets[f], [scored, folds[f][1]], end, cancel
+        )
+        return scored, train_pred, valid_pred
 
-    threads = [threading.Thread(target=run, args=(w,), daemon=True) for w in workers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failed.is_set() or len(results) < len(subsets) * len(candidates):
+    try:
+        measured = run_jobs(workers, jobs, fit)
+    except (TimeUp, TrialFailed):
         return None
-    return results
+    return {(f, m): result for (f, m, _), result in zip(jobs, measured, strict=True)}
 
 
 def _point(
@@ -248,6 +239,7 @@ def _point(
     folds: Sequence[tuple[np.ndarray, np.ndarray]],
     metric: Metric,
     threshold: float | None,
+    beta: float | None,
 ) -> Point:
     train_scores, valid_scores = [], []
     for f, (_, valid) in enumerate(folds):
@@ -255,6 +247,8 @@ def _point(
         scored = members[0][0]
         train = np.average([p[1] for p in members], axis=0, weights=weights)
         held_out = np.average([p[2] for p in members], axis=0, weights=weights)
+        if beta is not None:
+            train, held_out = calibrate.scale(train, beta), calibrate.scale(held_out, beta)
         train_scores.append(_score(metric, y[scored], train, threshold))
         valid_scores.append(_score(metric, y[valid], held_out, threshold))
     return Point(

@@ -4,7 +4,6 @@ trial, on a sample of the rows if time is short."""
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from automl.contract import Metric, Task
 from automl.errors import SearchError
 from automl.preprocess import build_candidate
 from automl.search import EXPORT_SECONDS, Budget, Search
-from automl.worker import TimeUp, TrialFailed
+from automl.worker import TimeUp, TrialFailed, run_jobs
 
 # How far past the budget the refit may run before it is cut short; the promise to the user
 # is 1.1 * budget + 5 seconds for the whole run.
@@ -153,37 +152,20 @@ def _fit(
         return runner.worker.refit(candidate, rows, deadline, cancel)
     started = time.monotonic()
     folds = runner.folds[: runner.settings.cv]
-    jobs: queue.SimpleQueue[tuple[int, np.ndarray]] = queue.SimpleQueue()
-    for number, (train, _) in enumerate(folds):
-        jobs.put((number, train))
-    models: dict[int, Any] = {}
-    failures: list[BaseException] = []
-
-    def fit_folds() -> None:
-        worker = runner.idle.get()
-        try:
-            while not failures:
-                try:
-                    number, train = jobs.get_nowait()
-                except queue.Empty:
-                    return
-                models[number] = worker.refit(candidate, train, deadline, cancel)[0]
-        except (TimeUp, TrialFailed) as exc:
-            failures.append(exc)
-        finally:
+    workers = [runner.idle.get() for _ in range(runner.settings.parallel)]
+    try:
+        models = run_jobs(
+            workers,
+            [train for train, _ in folds],
+            lambda worker, train: worker.refit(candidate, train, deadline, cancel)[0],
+        )
+    finally:
+        for worker in workers:
             runner.idle.put(worker)
-
-    threads = [threading.Thread(target=fit_folds) for _ in range(runner.settings.parallel)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
     task = runner.settings.task
     n_classes = len(runner.schema.classes) if task.is_classification else None
     bag = ensemble.voting_estimator(
-        sorted(models.items()), [1.0 / len(models)] * len(models), n_classes, prefix="fold"
+        list(enumerate(models)), [1.0 / len(models)] * len(models), n_classes, prefix="fold"
     )
     return bag, time.monotonic() - started
 

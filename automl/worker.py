@@ -14,16 +14,17 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import queue
 import signal
 import subprocess
 import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,8 @@ _POLL_SECONDS = 0.05
 # part of under a hundred rows would stop on noise).
 EARLY_STOPPING_SHARE = 0.1
 EARLY_STOPPING_MIN_ROWS = 1000
+Job = TypeVar("Job")
+Result = TypeVar("Result")
 
 
 class TrialFailed(Exception):
@@ -174,7 +177,7 @@ class Worker:
         fold has not finished by then, `Cancelled` when `cancel` is set and `TrialFailed`
         when the fit raises or the worker dies.
         """
-        self._request(("cv", candidate))
+        self._request(("cv", candidate), deadline)
         finished = False
         waiting_for = deadline if first_fold_by is None else min(first_fold_by, deadline)
         try:
@@ -206,7 +209,7 @@ class Worker:
         cancel: threading.Event | None = None,
     ) -> tuple[Any, float]:
         """Fit on `rows` of the data; return the fitted pipeline and the seconds it took."""
-        self._request(("refit", candidate, rows))
+        self._request(("refit", candidate, rows), deadline)
         _, pipeline, seconds = self._wait(deadline, cancel)
         return pipeline, seconds
 
@@ -220,7 +223,7 @@ class Worker:
     ) -> tuple[list[np.ndarray], float]:
         """Fit on `rows` of the data and predict each of the `predict` row sets (as the
         folds do: probabilities for classification); return them and the seconds taken."""
-        self._request(("fit_predict", candidate, rows, list(predict)))
+        self._request(("fit_predict", candidate, rows, list(predict)), deadline)
         _, predictions, seconds = self._wait(deadline, cancel)
         return predictions, seconds
 
@@ -262,12 +265,14 @@ class Worker:
         self._spare = None
         self._data_sent = self._warm = False
 
-    def _request(self, message: tuple[Any, ...]) -> None:
+    def _request(self, message: tuple[Any, ...], deadline: float) -> None:
         if not self._alive():
             self._replace()
         if not self._data_sent:
             if self._data is None:
                 raise RuntimeError("set_data() must come before any fit")
+            if time.monotonic() >= deadline:  # sending a big table takes seconds
+                raise TimeUp()
             self._send_message(("data", *self._data))
             self._data_sent = True
         self._send_message(message)
@@ -310,6 +315,40 @@ class Worker:
         if code is not None and code < 0 and -code == signal.SIGKILL:
             return "the worker process was killed (out of memory?)"
         return f"the worker process died (exit code {code})"
+
+
+def run_jobs(
+    workers: Sequence[Worker], jobs: Sequence[Job], run: Callable[[Worker, Job], Result]
+) -> list[Result]:
+    """`run(worker, job)` for every job, in a thread per worker, each taking the next job
+    when done with one; the results in the jobs' order. After the first error no job is
+    started; once every thread is done it is raised (a `Cancelled` before any other)."""
+    pending: queue.SimpleQueue[tuple[int, Job]] = queue.SimpleQueue()
+    for number, job in enumerate(jobs):
+        pending.put((number, job))
+    results: dict[int, Result] = {}
+    errors: list[BaseException] = []
+
+    def take(worker: Worker) -> None:
+        while not errors:
+            try:
+                number, job = pending.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                results[number] = run(worker, job)
+            except BaseException as exc:  # raised in the calling thread, below
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=take, args=(w,), daemon=True) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise next((e for e in errors if isinstance(e, Cancelled)), errors[0])
+    return [results[number] for number in range(len(jobs))]
 
 
 # The worker process ------------------------------------------------------------------
