@@ -6,7 +6,6 @@ objects and stops early when its `cancel` event is set.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import dataclasses
 import io
@@ -22,29 +21,26 @@ import pandas as pd
 
 from automl import (
     bundle,
-    calibrate,
     curve,
     data,
     decision,
     drift,
-    ensemble,
     evaluate,
     explain,
+    finish,
     guard,
     report,
     retrain,
     rundir,
     study,
 )
-from automl.card import count_states, make_card
+from automl.card import count_states
 from automl.contract import Algorithm, Metric, Task
 from automl.errors import (
     AutoMLWarning,
-    Cancelled,
     DataError,
     SearchError,
     UsageError,
-    describe,
 )
 from automl.evaluate import HeldOut
 from automl.events import (
@@ -58,7 +54,6 @@ from automl.events import (
 from automl.plugins import get_registry
 from automl.refit import final_model
 from automl.search import (
-    EXPORT_SECONDS,
     Budget,
     Search,
     Settings,
@@ -84,26 +79,6 @@ PARALLEL_MEMORY_SHARE = 0.5
 # Tables under these many rows get their k-fold cross-validation repeated (3 and 2 times),
 # so the chosen model is not the one that happened to suit one split of few rows.
 REPEAT_ROWS = ((1_000, 3), (4_000, 2))
-# Time kept for the explanation and report: this share of the budget, within these bounds
-# (on small budgets at most EXPLAIN_SMALL_SHARE of it: 1.5 s of 10); the SHAP values stop
-# REPORT_SECONDS before the export so the plots and report fit too.
-EXPLAIN_SHARE = 0.05
-EXPLAIN_SMALL_SHARE = 0.15
-EXPLAIN_MIN_SECONDS = 4.0
-EXPLAIN_MAX_SECONDS = 20.0
-REPORT_SECONDS = 2.0
-MIN_SHAP_SECONDS = 2.0
-# Time kept for the learning curve (see `curve`) and for scoring the held-out test rows,
-# shares of the budget within bounds, as for the explanation.
-CURVE_SHARE = 0.05
-CURVE_SMALL_SHARE = 0.1
-CURVE_MIN_SECONDS = 2.0
-CURVE_MAX_SECONDS = 15.0
-TEST_SHARE = 0.02
-TEST_SMALL_SHARE = 0.05
-TEST_MIN_SECONDS = 1.0
-TEST_MAX_SECONDS = 5.0
-OUT_OF_FOLD = "out_of_fold.parquet"
 
 
 class AutoML:
@@ -234,12 +209,9 @@ class AutoML:
         """
         if like is not None and test is None and test_size is None:
             test_size = retrain.TEST_SIZE
-        budget = Budget(
-            time.monotonic() if clock_start is None else clock_start,
-            float(self.time_budget),
-            finish=self._finish_seconds(test is not None or test_size is not None),
-        )
+        start = time.monotonic() if clock_start is None else clock_start
         self._validate_options()
+        budget = Budget(start, float(self.time_budget))
         if test is not None and test_size is not None:
             raise UsageError("Give held-out rows either as a test table or as a test size.")
         output = Path(output) if output is not None else None
@@ -257,6 +229,8 @@ class AutoML:
         algorithms = self._algorithms(schema.task)
         X = data.prepare(frame, schema, source)
         y = data.encode_target(frame[target], schema)
+        # What follows the refit has time of its own, kept back from the search.
+        budget.finish = finish.finish_seconds(self, held_out is not None, len(X))
         imbalance = _imbalance(y, schema)
         table_bytes = int(X.memory_usage(deep=True).sum())
         parallel, threads = _cores(self.n_jobs, table_bytes, self.parallel_trials)
@@ -292,55 +266,27 @@ class AutoML:
             if self.explanations:
                 # Importing shap and matplotlib takes one to two seconds: do it while the
                 # worker processes search, not in the time kept for the explanation.
-                threading.Thread(target=_import_explainers, daemon=True).start()
+                threading.Thread(target=finish.import_explainers, daemon=True).start()
             ranked = self._search(runner, the_study, budget, frame.shape[1] - 1)
             self.on_event(PhaseChanged("refit", budget.elapsed()))
             final = final_model(runner, ranked, budget, self.cancel)
-            raw_oof = _out_of_fold(runner, final)
-            calibration, oof = _calibrate(runner, final, raw_oof)
-            threshold = _decide(runner, final, oof)
-            self.pipeline_, self.schema_ = final.pipeline, schema
-            self.card_ = card = make_card(
+            finish.finish(
+                self,
                 runner,
                 the_study,
                 final,
-                source=source,
+                budget,
+                [worker, *helpers],
                 frame=frame,
+                X=X,
+                source=source,
                 fingerprint=fingerprint,
                 resumed=resumed,
-                budget=budget,
-                time_budget=self.time_budget,
+                imbalance=imbalance,
+                held_out=held_out,
+                like=like,
             )
-            card["data"]["summary"] = report.summarize(frame, schema)
-            card["imbalance"] = imbalance
-            card["calibration"] = calibration.as_dict() if calibration is not None else None
-            card["decision"] = threshold.as_dict() if threshold is not None else None
-            card["guard"] = _guard(runner)
-            self.out_of_fold_ = _oof_frame(runner, oof, frame[target], threshold)
-            self.reference_ = drift.reference(frame, schema, self.out_of_fold_)
-            card["drift"] = {"file": drift.REFERENCE_FILE}
-            card["out_of_fold"] = (
-                {"file": OUT_OF_FOLD, "rows": len(self.out_of_fold_)}
-                if self.out_of_fold_ is not None
-                else None
-            )
-            # The curve's fits run in the worker processes while this one scores the test
-            # rows and explains the model, on the other core.
-            measuring = self._start_curve(runner, [worker, *helpers], threshold, budget)
-            self.evaluation_ = None
-            if held_out is not None:
-                self.on_event(PhaseChanged("test", budget.elapsed()))
-                self._score_held_out(held_out, budget, like)
-            explained = None
-            if self.explanations:
-                self.on_event(PhaseChanged("explain", budget.elapsed()))
-                explained = self._explain_model(final, frame, X, budget)
-            self.curve_ = self._finish_curve(measuring)
-        card["learning_curve"] = self.curve_.as_dict() if self.curve_ is not None else None
-        self.insights_ = None
-        if explained is not None:
-            before = raw_oof if calibration is not None and calibration.kept else None
-            self.insights_ = self._write_report(runner, explained, before)
+        card = self._fitted_card()
         card["timing"]["wall_seconds"] = round(budget.elapsed(), 3)
         if output is not None:
             self.on_event(PhaseChanged("export", budget.elapsed()))
@@ -348,18 +294,6 @@ class AutoML:
             self._claim.release()
         self.on_event(PhaseChanged("done", budget.elapsed()))
         return self
-
-    def _finish_seconds(self, test: bool) -> float:
-        """Seconds kept back from the search for what follows the refit; the learning
-        curve runs beside the explanation, so it needs time of its own only without one."""
-        seconds = EXPORT_SECONDS
-        if self.explanations:
-            seconds += explain_seconds(self.time_budget)
-        elif self.learning_curve:
-            seconds += curve_seconds(self.time_budget)
-        if test:
-            seconds += test_seconds(self.time_budget)
-        return seconds
 
     def _hold_out(
         self,
@@ -384,145 +318,6 @@ class AutoML:
         name = Path(source).name if isinstance(table, str | os.PathLike) else source
         words = f"{test_size:.0%} of {name} held out ({len(held)} rows, seed {self.seed})"
         return train, HeldOut(held, words, split)
-
-    def _start_curve(
-        self,
-        runner: Search,
-        workers: list[Worker],
-        threshold: decision.Threshold | None,
-        budget: Budget,
-    ) -> concurrent.futures.Future | None:
-        """Start measuring the learning curve of the exported configuration, on the first
-        repeat of the search's folds, in a thread of its own; None if it is not wanted.
-
-        Beside an explanation (which takes a core of this process), it has one worker
-        process and the explanation's time: it adds no wall time. Alone, it has every
-        worker and the time kept for it."""
-        if not self.learning_curve:
-            return None
-        assert self.card_ is not None
-        self.on_event(PhaseChanged("curve", budget.elapsed()))
-        settings = runner.settings
-        if self.explanations:
-            workers = workers[:1]
-            deadline = self._explain_deadline(budget)
-        else:
-            kept = curve_seconds(self.time_budget)
-            deadline = min(budget.end - (budget.finish - kept), time.monotonic() + kept)
-        executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="automl-curve")
-        future = executor.submit(
-            curve.learning_curve,
-            curve.configuration(self.card_),
-            runner.schema,
-            runner.y,
-            runner.folds[: settings.cv],
-            settings.metric,
-            workers,
-            threshold=threshold.value if threshold is not None else None,
-            seed=settings.seed,
-            n_jobs=settings.n_jobs,
-            deadline=deadline,
-            cancel=self.cancel,
-        )
-        executor.shutdown(wait=False)
-        return future
-
-    def _finish_curve(
-        self, measuring: concurrent.futures.Future | None
-    ) -> curve.LearningCurve | None:
-        """The measured curve, once its thread is done; None if there was no time for it,
-        or (with a warning) if it failed."""
-        if measuring is None:
-            return None
-        try:
-            # None when not even its largest size fitted in the time left: like the
-            # explanation's rows, the curve is what the budget allows.
-            return measuring.result()
-        except Cancelled:
-            raise
-        except Exception as exc:
-            warnings.warn(
-                f"The learning curve could not be measured ({describe(exc)}).",
-                AutoMLWarning,
-                stacklevel=2,
-            )
-            return None
-
-    def _score_held_out(self, held_out: HeldOut, budget: Budget, like: AutoML | None) -> None:
-        """Score the exported model once on the held-out rows; the card gains "test", and
-        with a model it retrains, "parent": both scored on those rows."""
-        assert self.card_ is not None
-        started = time.monotonic()
-        explaining = explain_seconds(self.time_budget) if self.explanations else 0.0
-        deadline = min(
-            started + test_seconds(self.time_budget), budget.end - EXPORT_SECONDS - explaining
-        )
-        # With a model to compare, the test's bootstrap leaves it half the time.
-        own = deadline if like is None else started + (deadline - started) / 2
-        self.evaluation_ = evaluate.evaluate(
-            self, held_out.frame, held_out.source, seed=self.seed, deadline=own
-        )
-        if like is not None:
-            self.card_["parent"] = retrain.compare(
-                like, self.evaluation_, held_out.frame, held_out.source, seed=self.seed,
-                deadline=deadline,
-            )  # fmt: skip
-        self.card_["test"] = evaluate.section(
-            self.evaluation_,
-            self.card_,
-            split=held_out.split,
-            seconds=time.monotonic() - started,
-        )
-
-    def _explain_model(
-        self, final: Any, frame: pd.DataFrame, X: pd.DataFrame, budget: Budget
-    ) -> tuple[Any, pd.DataFrame] | None:
-        """Explain the model in what is left of the budget; a model that cannot be
-        explained is still a model, so a failure here only warns."""
-        assert self.schema_ is not None
-        try:
-            return report.explain_model(
-                final.pipeline,
-                self.schema_,
-                frame,
-                X,
-                deadline=self._explain_deadline(budget),
-                seed=self.seed,
-            )
-        except Exception as exc:
-            _cannot_explain(exc)
-            return None
-
-    def _write_report(
-        self,
-        runner: Search,
-        explained: tuple[Any, pd.DataFrame],
-        uncalibrated: np.ndarray | None,
-    ) -> report.Insights | None:
-        """The plots and the report of the explained model; `uncalibrated`: the
-        out-of-fold predictions before calibration, when it was kept."""
-        assert self.schema_ is not None and self.card_ is not None
-        oof = before = None
-        if self.out_of_fold_ is not None:
-            rows = self.out_of_fold_.index.to_numpy()
-            classes = self.schema_.classes
-            columns = ["prediction"] if classes is None else [str(c) for c in classes]
-            predictions = self.out_of_fold_[columns].to_numpy(dtype=float)
-            oof = (runner.y[rows], predictions[:, 0] if classes is None else predictions)
-            if uncalibrated is not None:
-                before = uncalibrated[rows]
-        try:
-            return report.make_insights(
-                *explained,
-                self.schema_,
-                self.card_,
-                oof,
-                evaluation=self.evaluation_,
-                uncalibrated=before,
-            )
-        except Exception as exc:
-            _cannot_explain(exc)
-            return None
 
     def _search_rows(self, output: Path | None, resume: bool, schema: data.Schema) -> int:
         """The rows the trials may use: those the resumed run used, or from the budget."""
@@ -754,14 +549,6 @@ class AutoML:
         proba = guard.apply(np.asarray(pipeline.predict_proba(X)), X, self.card.get("guard"))
         return pd.DataFrame(proba, columns=schema.classes, index=table.index)
 
-    def _explain_deadline(self, budget: Budget) -> float:
-        """When the SHAP values must stop: before the plots, report and export at the end
-        of the budget, and, when the search ended early (--n-trials), after about the
-        time kept for them, not the rest of the budget."""
-        kept = max(explain_seconds(self.time_budget) - REPORT_SECONDS, MIN_SHAP_SECONDS)
-        end = budget.end - EXPORT_SECONDS - REPORT_SECONDS
-        return min(end, time.monotonic() + kept)
-
     def importance(self) -> pd.DataFrame:
         """Mean |SHAP value| per original column, most important first, with the direction
         of its effect (and one column per class for multiclass models)."""
@@ -814,7 +601,7 @@ class AutoML:
             if card.get("out_of_fold"):
                 content = bundle.read_file(
                     self.bundle_path_,
-                    OUT_OF_FOLD,
+                    finish.OUT_OF_FOLD,
                     "out-of-fold predictions",
                     "It was made by an older automl: run it again to have them.",
                 )
@@ -839,7 +626,7 @@ class AutoML:
         pipeline, _ = self._fitted()
         files = dict(self.insights_.files) if self.insights_ is not None else {}
         if self.out_of_fold_ is not None:
-            files[OUT_OF_FOLD] = _parquet(self.out_of_fold_)
+            files[finish.OUT_OF_FOLD] = _parquet(self.out_of_fold_)
         if self.reference_ is not None:
             files[drift.REFERENCE_FILE] = drift.as_json(self.reference_)
         return bundle.save(
@@ -890,146 +677,12 @@ def _parquet(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def _cannot_explain(exc: BaseException) -> None:
-    warnings.warn(
-        f"The model could not be explained ({describe(exc)}); the bundle has no"
-        " explanations or report.",
-        AutoMLWarning,
-        stacklevel=3,
-    )
-
-
 def _no_explanations() -> UsageError:
     return UsageError(
         "This model has no explanations: it was fitted with explanations=False"
         " (automl run --no-explain).",
         hint="Fit it again with explanations to explain it.",
     )
-
-
-def _import_explainers() -> None:
-    import matplotlib.figure  # noqa: F401
-    import shap  # noqa: F401
-
-
-def explain_seconds(time_budget: float) -> float:
-    """Seconds of the budget kept for explaining the model and writing the report: a
-    share of it, but at least EXPLAIN_MIN_SECONDS where that is not much of the budget."""
-    return _kept(
-        time_budget, EXPLAIN_SHARE, EXPLAIN_SMALL_SHARE, EXPLAIN_MIN_SECONDS, EXPLAIN_MAX_SECONDS
-    )
-
-
-def curve_seconds(time_budget: float) -> float:
-    """Seconds of the budget kept for the learning curve."""
-    return _kept(time_budget, CURVE_SHARE, CURVE_SMALL_SHARE, CURVE_MIN_SECONDS, CURVE_MAX_SECONDS)
-
-
-def test_seconds(time_budget: float) -> float:
-    """Seconds of the budget kept for scoring the held-out test rows."""
-    return _kept(time_budget, TEST_SHARE, TEST_SMALL_SHARE, TEST_MIN_SECONDS, TEST_MAX_SECONDS)
-
-
-def _kept(budget: float, share: float, small_share: float, low: float, high: float) -> float:
-    """A share of the budget, but at least `low` seconds where that is not more than
-    `small_share` of it, and at most `high`."""
-    return min(max(share * budget, min(low, small_share * budget)), high)
-
-
-def _out_of_fold(runner: Search, final: Any) -> np.ndarray | None:
-    """The exported model's out-of-fold predictions (of the first repeat of the folds), a
-    row per row of the table, NaN for rows the search's sample left out; None if they
-    were not kept (the best trial ran in another process, or before a resume)."""
-    n = len(runner.y)
-    if final.ensemble is not None:
-        members = final.ensemble.weights
-        if all(number in runner.pool.predictions for number in members):
-            return ensemble.blend(runner.pool.predictions, members)[:n]
-        return None
-    number = final.trial.number
-    if runner.best_predictions and runner.best_predictions[0] == number:
-        return runner.best_predictions[2]
-    if number in runner.pool.predictions:  # not the best trial: refitted when that failed
-        return runner.pool.predictions[number][:n]
-    return None
-
-
-def _calibrate(
-    runner: Search, final: Any, oof: np.ndarray | None
-) -> tuple[calibrate.Calibration | None, np.ndarray | None]:
-    """For a classifier, the temperature scaling of `calibrate` fitted on its out-of-fold
-    predictions; when it is kept, the exported pipeline is wrapped to apply it, and the
-    out-of-fold predictions returned are the calibrated ones (cross-validated)."""
-    settings = runner.settings
-    if not settings.task.is_classification or oof is None:
-        return None, oof
-    rows = runner.sample
-    found, crossed = calibrate.fit(runner.y[rows], oof[rows], settings.seed)
-    metric = settings.metric
-    if found.kept and metric.needs_proba:
-        # A check for metrics that rank rather than score probabilities (ROC AUC of
-        # several classes): calibration must not make the run's own metric worse.
-        before, after = (float(metric.score(runner.y[rows], p)) for p in (oof[rows], crossed))
-        if metric.better(before, after):
-            found = dataclasses.replace(
-                found, kept=False, why=found.why.replace("kept", f"not kept: {metric.name} fell")
-            )
-            crossed = oof[rows]
-    if not found.kept:
-        return found, oof
-    final.pipeline = calibrate.wrap(final.pipeline, found.beta, oof.shape[1])
-    calibrated = np.array(oof)
-    calibrated[rows] = crossed
-    return found, calibrated
-
-
-def _guard(runner: Search) -> dict[str, Any] | None:
-    """The `guard` of a classifier, on the rows the model learnt from."""
-    if runner.schema.classes is None:
-        return None
-    return guard.fit(runner.X, runner.y, runner.schema, runner.settings.cv)
-
-
-def _decide(runner: Search, final: Any, oof: np.ndarray | None) -> decision.Threshold | None:
-    """For a binary model scored on labels, the decision threshold chosen on its
-    out-of-fold probabilities; the exported pipeline is wrapped to predict with it."""
-    settings = runner.settings
-    if settings.task is not Task.BINARY or settings.metric.needs_proba or oof is None:
-        return None
-    rows = runner.sample
-    threshold = decision.choose(runner.y[rows], oof[rows], settings.metric)
-    if threshold is not None and threshold.value != 0.5:
-        # `fit` of the wrapper learns nothing, but wants a row of each class to see.
-        seen = [int(np.flatnonzero(runner.y == code)[0]) for code in (0, 1)]
-        final.pipeline = decision.with_threshold(
-            final.pipeline, threshold.value, runner.X.iloc[seen], runner.y[seen]
-        )
-    return threshold
-
-
-def _oof_frame(
-    runner: Search, oof: np.ndarray | None, target: pd.Series, threshold: Any
-) -> pd.DataFrame | None:
-    """The out-of-fold predictions as `AutoML.out_of_fold` gives them: a row per row the
-    search used (by its number in the training table), the actual target, the prediction
-    and, for classification, a probability per class."""
-    if oof is None:
-        return None
-    rows = runner.sample
-    frame = pd.DataFrame({"actual": target.to_numpy()[rows]}, index=pd.Index(rows, name="row"))
-    classes = runner.schema.classes
-    if classes is None:
-        frame["prediction"] = oof[rows]
-        return frame
-    proba = oof[rows]
-    if threshold is not None and threshold.value != 0.5:
-        codes = (proba[:, 1] >= threshold.value).astype(np.int64)
-    else:
-        codes = proba.argmax(axis=1)
-    frame["prediction"] = np.asarray(classes, dtype=object)[codes]
-    for k, label in enumerate(classes):
-        frame[str(label)] = proba[:, k]
-    return frame
 
 
 def _imbalance(y: np.ndarray, schema: data.Schema) -> dict[str, Any] | None:

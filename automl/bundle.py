@@ -335,7 +335,8 @@ def _test_lines(test: Mapping[str, Any], metric: str) -> list[str]:
         cv = test["cv"]
         lines += [
             "",
-            f"Cross-validated {metric}: {cv['score']:.6g} ({cv['low']:.4g} to {cv['high']:.4g})",
+            f"Cross-validated {metric}: {cv['score']:.6g} ({cv['low']:.4g} to {cv['high']:.4g})"
+            + (f", of the exported decision rule ({cv['how']})" if cv.get("how") else ""),
         ]
     if test.get("agreement"):
         lines += ["", test["agreement"]["text"]]

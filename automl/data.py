@@ -422,6 +422,12 @@ def plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def json_default(value: Any) -> Any:
+    """For `json.dumps(..., default=json_default)`: numpy numbers as numbers, anything
+    else it cannot write as text."""
+    return plain(value) if isinstance(value, np.generic) else str(value)
+
+
 def drop_missing_target(frame: pd.DataFrame, target: str) -> pd.DataFrame:
     """`frame` without the rows whose target is missing (or infinite), with a warning.
 

@@ -32,8 +32,10 @@ CANDIDATE_ROWS = 10_000_000
 
 @dataclass(frozen=True)
 class Threshold:
-    """The threshold chosen for the positive class, and the mean fold score it gives on
-    the out-of-fold probabilities of `rows` rows, beside the score at 0.5."""
+    """The threshold chosen for the positive class, and the score it gives on the
+    out-of-fold probabilities of `rows` rows, pooled, beside the score at 0.5. Chosen and
+    scored on the same rows, the score is optimistic: `automl.finish.exported_estimate`
+    cross-validates the choice."""
 
     value: float
     score: float
@@ -44,8 +46,8 @@ class Threshold:
     def describe(self) -> str:
         return (
             f"chosen to make the {self.metric} of the out-of-fold predictions of {self.rows}"
-            f" rows best: {self.score:.4g} at {self.value:.4g}, against {self.score_at_half:.4g}"
-            " at 0.5"
+            f" rows best: {self.score:.4g} at {self.value:.4g} (on the rows it was chosen on),"
+            f" against {self.score_at_half:.4g} at 0.5"
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -118,8 +118,8 @@ def evaluate(
     Raises `DataError` when the target column is missing or holds values the model never
     saw; rows without a target are left out with a warning.
     """
-    pipeline, schema = model._fitted()
-    card = model.card
+    card = model.card  # says so if the model is not fitted
+    pipeline, schema = model.pipeline_, model.schema_
     frame, y = labelled(table, schema, source)
     X = data.prepare(frame, schema, source)
     guarded = np.zeros(len(X), dtype=bool)
@@ -403,6 +403,13 @@ def agreement(
     }
 
 
+def estimate(card: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The cross-validated estimate a test score is compared with: that of the decision
+    rule exported (`automl.finish.exported_estimate`: calibrated, with its threshold)
+    when it differs from the search's, else the search's (the card's "cv")."""
+    return card["cv"].get("exported") or card["cv"]
+
+
 def cv_interval(cv: Mapping[str, Any]) -> tuple[float, float]:
     """A 95% interval for the cross-validated mean: two of its standard errors, the fold
     scores' standard deviation over the square root of the folds (as `agreement` counts)."""
@@ -410,7 +417,7 @@ def cv_interval(cv: Mapping[str, Any]) -> tuple[float, float]:
     return cv["score"] - half, cv["score"] + half
 
 
-def cv_words(cv: Mapping[str, Any]) -> str:
+def estimate_words(cv: Mapping[str, Any]) -> str:
     """The CV estimate with its interval: "0.8493 (0.838 to 0.861)"."""
     low, high = cv_interval(cv)
     return f"{cv['score']:.4g} ({low:.4g} to {high:.4g})"
@@ -425,6 +432,7 @@ def section(
 ) -> dict[str, Any]:
     """The evaluation as the model card, `--json` and the report record it."""
     score = evaluation.score
+    cv = estimate(card)
     return {
         "source": evaluation.source,
         "rows": evaluation.rows,
@@ -436,15 +444,12 @@ def section(
         "resamples": evaluation.resamples,
         "threshold": evaluation.threshold,
         "guarded_rows": int(evaluation.guarded.sum()),
-        "cv": dict(
-            zip(
-                ("score", "low", "high"),
-                (card["cv"]["score"], *cv_interval(card["cv"])),
-                strict=True,
-            )
-        ),
+        "cv": {
+            **dict(zip(("score", "low", "high"), (cv["score"], *cv_interval(cv)), strict=True)),
+            "how": cv.get("how"),
+        },
         "agreement": agreement(
-            score, card["cv"], evaluation.direction, evaluation.rows, card["data"]["rows"]
+            score, cv, evaluation.direction, evaluation.rows, card["data"]["rows"]
         ),
         **({"seconds": round(seconds, 3)} if seconds is not None else {}),
     }
@@ -577,10 +582,6 @@ def details(evaluation: Evaluation) -> dict[str, Any]:
     return out
 
 
-def _jsonable(value: Any) -> Any:
-    return data.plain(value) if isinstance(value, np.generic) else str(value)
-
-
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: data.plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
@@ -589,7 +590,8 @@ def summary(evaluation: Evaluation, card: Mapping[str, Any]) -> dict[str, Any]:
     """Everything `automl evaluate --json` prints: the scores beside the CV estimate,
     whether they agree, and the diagnostics."""
     found = section(evaluation, card)
-    found["cv"] = {**found["cv"], "std": card["cv"]["std"], "folds": card["cv"]["folds"]}
+    cv = estimate(card)
+    found["cv"] = {**found["cv"], "std": cv["std"], "folds": cv["folds"]}
     return {"task": card["task"], "target": card["target"], **found, **details(evaluation)}
 
 
@@ -611,7 +613,7 @@ def documents(evaluation: Evaluation, card: Mapping[str, Any], model: str) -> di
     files = dict(pictures)
     files["evaluation.md"] = markdown(document).encode()
     files["evaluation.html"] = html_page(document, pictures, title).encode()
-    text = json.dumps(summary(evaluation, card), indent=2, default=_jsonable)
+    text = json.dumps(summary(evaluation, card), indent=2, default=data.json_default)
     files["evaluation.json"] = text.encode()
     return files
 
@@ -669,19 +671,20 @@ def blocks(
 ) -> list[Block]:
     """The evaluation as report blocks: the scores beside the CV estimate, whether they
     agree, and the diagnostics (with the `pictures` made by `images`)."""
-    cv = card["cv"]
+    cv = estimate(card)
     interval = f"{CONFIDENCE:.0%} interval"
     rows = []
     for name, score in evaluation.scores.items():
-        estimate = cv_words(cv) if name == evaluation.metric else ""
-        rows.append([name, _number(score.value), _interval(score) or score.note or "", estimate])
+        estimated = estimate_words(cv) if name == evaluation.metric else ""
+        rows.append([name, _number(score.value), _interval(score) or score.note or "", estimated])
     out: list[Block] = [
         ("h2", heading),
         (
             "p",
             f"{about} Each score comes with its {interval} from {evaluation.resamples}"
             " bootstrap resamples of the rows; the cross-validated estimate with its own,"
-            " two standard errors of the mean of the fold scores.",
+            " two standard errors of the mean of the fold scores"
+            + (f", of the exported decision rule ({cv['how']})." if cv.get("how") else "."),
         ),
         ("table", Table(["metric", "score", interval, "cross-validated"], rows)),
     ]

@@ -304,7 +304,9 @@ def _decision_blocks(card: dict[str, Any]) -> list[Block]:
     blocks: list[Block] = []
     test = card.get("test")
     if test and test.get("score") is not None:
-        interval = f" ({test['low']:.4g} to {test['high']:.4g})" if test.get("low") else ""
+        interval = (
+            f" ({test['low']:.4g} to {test['high']:.4g})" if test.get("low") is not None else ""
+        )
         agreement = (test.get("agreement") or {}).get("text", "")
         blocks.append(
             (
@@ -328,8 +330,8 @@ def _decision_blocks(card: dict[str, Any]) -> list[Block]:
             (
                 "p",
                 f"Decision threshold: {positive!r} is predicted when its probability is at"
-                f" least {choice['threshold']:.4g}, {choice['how']}. Probabilities are the"
-                " model's own.",
+                f" least {choice['threshold']:.4g}, {choice['how']}. The threshold decides"
+                " the labels only; the probabilities are left as they are.",
             )
         )
     return blocks

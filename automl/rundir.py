@@ -90,7 +90,8 @@ def _check_contents(directory: Path, marked: bool) -> None:
     if marked:
         raise UsageError(
             f"The output directory {directory} holds an interrupted run.",
-            hint="Add --resume to continue it, --force to start over, or choose another --output.",
+            hint="Add --resume to continue it (with the options it was started with, --like"
+            " and --test included), --force to start over, or choose another --output.",
         )
     if (directory / CARD_JSON).exists():
         raise UsageError(

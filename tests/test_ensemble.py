@@ -335,9 +335,7 @@ def test_bagging_exports_the_average_of_the_fold_models(tmp_path, mixed):
     search's folds, whose out-of-fold predictions the CV score was measured on."""
     from sklearn.ensemble import VotingClassifier
 
-    model = AutoML(
-        time_budget=30, n_trials=2, cv=3, algorithms=["linear"], bagging=True, n_jobs=1
-    )
+    model = AutoML(time_budget=30, n_trials=2, cv=3, algorithms=["linear"], bagging=True, n_jobs=1)
     model.fit(mixed, target="bought", output=tmp_path / "bagged")
     assert model.card["refit"]["bagged_folds"] == 3
     bag = model.pipeline_
@@ -348,6 +346,7 @@ def test_bagging_exports_the_average_of_the_fold_models(tmp_path, mixed):
     np.testing.assert_allclose(bag.predict_proba(X), averaged)
     loaded = automl.load(tmp_path / "bagged")
     pd.testing.assert_frame_equal(loaded.predict_proba(mixed), model.predict_proba(mixed))
-    assert "Bagged: the average of the models of the search's 3 folds" in (
-        tmp_path / "bagged" / "model_card.md"
-    ).read_text()
+    assert (
+        "Bagged: the average of the models of the search's 3 folds"
+        in (tmp_path / "bagged" / "model_card.md").read_text()
+    )

@@ -172,14 +172,16 @@ def test_a_row_unlike_any_training_row_shows_among_the_worst(wine_run):
     assert losses.sum() / len(losses) == pytest.approx(found.scores["log_loss"].value)
 
 
+def _fraud(rows: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, 3))
+    positive = x[:, 0] + 0.5 * x[:, 1] + rng.normal(0, 0.8, rows) > 2.45  # about 5%
+    return pd.DataFrame(x, columns=["a", "b", "c"]).assign(fraud=np.where(positive, "y", "n"))
+
+
 def test_the_imbalanced_f1_threshold_is_tuned_stored_and_used(tmp_path):
-    rng = np.random.default_rng(3)
-    n = 3000
-    x = rng.normal(size=(n, 3))
-    positive = x[:, 0] + 0.5 * x[:, 1] + rng.normal(0, 0.8, n) > 2.45  # about 5%
-    table = pd.DataFrame(x, columns=["a", "b", "c"]).assign(fraud=np.where(positive, "y", "n"))
     path = tmp_path / "fraud.csv"
-    table.to_csv(path, index=False)
+    _fraud(3000, 3).to_csv(path, index=False)
     output = tmp_path / "model"
     ran = run_cli(
         "run", str(path), "--target", "fraud", "--metric", "f1", "--algorithms",
@@ -192,18 +194,57 @@ def test_the_imbalanced_f1_threshold_is_tuned_stored_and_used(tmp_path):
     assert card["imbalance"]["minority"] == "y" and card["imbalance"]["share"] < 0.07
     threshold = card["decision"]["threshold"]
     assert threshold != 0.5 and "out-of-fold" in card["decision"]["how"]
-    # The out-of-fold F1 at the stored threshold beats the one at 0.5 ...
-    oof = automl.load(output).out_of_fold()
-    truth = oof["actual"] == "y"
-    at_threshold = skm.f1_score(truth, oof["y"] >= threshold)
-    at_half = skm.f1_score(truth, oof["y"] >= 0.5)
-    assert at_threshold > at_half
+    # Its estimate is cross-validated: on each fold, the threshold of the other folds.
+    exported = card["cv"]["exported"]
+    assert "other folds" in exported["how"] and len(exported["fold_scores"]) == 3
+    # On rows of the same kind that no part of the run saw, F1 at the threshold beats F1
+    # at 0.5 ...
+    unseen = _fraud(20_000, 4)
+    model = automl.load(output)
+    chance = model.predict_proba(unseen)["y"]
+    truth = unseen["fraud"] == "y"
+    assert skm.f1_score(truth, chance >= threshold) > skm.f1_score(truth, chance >= 0.5)
     # ... and `predict` decides with it, while the probabilities stay the model's.
     predicted = run_cli("predict", str(output), str(path), "--proba")
     rows = pd.read_csv(StringIO(predicted.stdout))
     assert ((rows["y"] >= threshold) == (rows["prediction"] == "y")).all()
     assert ((rows["y"] >= 0.5) != (rows["y"] >= threshold)).any()
-    assert decision.threshold_of(automl.load(output).pipeline_) == threshold
+    assert decision.threshold_of(model.pipeline_) == threshold
+
+
+def test_the_exported_rule_is_cross_validated_where_its_threshold_would_flatter_it():
+    from types import SimpleNamespace
+
+    from automl.finish import exported_estimate
+    from automl.plugins import get_registry
+    from automl.search import make_folds
+
+    # Probabilities that know nothing of the target: the threshold that makes F1 best on
+    # these rows is chosen on their noise, and its score there flatters it.
+    rng = np.random.default_rng(0)
+    y = (rng.random(300) < 0.3).astype(np.int64)
+    positive = rng.random(300)
+    oof = np.column_stack([1 - positive, positive])
+    metric = get_registry().metric("f1")
+    folds = make_folds(y, Task.BINARY, 5, 0, ["n", "y"])
+    runner = SimpleNamespace(
+        y=y, folds=folds, settings=SimpleNamespace(metric=metric, cv=5, task=Task.BINARY)
+    )
+    pooled = decision.choose(y, oof, metric)
+    assert pooled is not None and pooled.value != 0.5
+    found = exported_estimate(runner, oof, None, pooled)
+    assert found["folds"] == 5 and "other folds" in found["how"]
+    # Each fold is scored at the threshold the other four folds chose, by hand here.
+    by_hand = []
+    for train, valid in folds[:5]:
+        cut = decision.choose(y[train], oof[train], metric)
+        by_hand.append(skm.f1_score(y[valid], (oof[valid, 1] >= cut.value).astype(np.int64)))
+    assert found["fold_scores"] == pytest.approx(by_hand, abs=1e-12)
+    assert found["score"] == pytest.approx(np.mean(by_hand), abs=1e-12)
+    assert found["score"] < pooled.score  # the pooled score is chosen on its own rows
+    # At 0.5 and uncalibrated, the rule is the search's, whose estimate stands.
+    at_half = decision.Threshold(0.5, 0.4, 0.4, 300, "f1")
+    assert exported_estimate(runner, oof, None, at_half) is None
 
 
 def test_class_weights_are_searched_only_for_imbalanced_classes():
@@ -266,6 +307,45 @@ def test_the_curve_is_read_in_words(points, reading):
     assert sentence.endswith(".") and "roc_auc" in sentence
 
 
+def test_the_curve_scores_the_calibrated_probabilities_as_the_model_exports_them():
+    from automl import calibrate
+    from automl.plugins import get_registry
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 60)
+    raw = np.clip(0.5 + (y - 0.5) * 0.9 + rng.normal(0, 0.05, 60), 0.01, 0.99)
+    proba = np.column_stack([1 - raw, raw])  # overconfident
+    train, valid = np.arange(30), np.arange(30, 60)
+    measured = {(0, 0): (train, proba[train], proba[valid])}
+    metric = get_registry().metric("log_loss")
+    args = (1.0, [train], measured, np.array([1.0]), y, [(train, valid)], metric, None)
+    as_fitted = curve._point(*args, None)
+    calibrated = curve._point(*args, 0.5)
+    assert as_fitted.valid == pytest.approx(skm.log_loss(y[valid], proba[valid]))
+    expected = skm.log_loss(y[valid], calibrate.scale(proba[valid], 0.5))
+    assert calibrated.valid == pytest.approx(expected) and calibrated.valid != as_fitted.valid
+
+
+def test_jobs_run_on_the_workers_in_order_and_a_cancel_is_raised_first():
+    import threading
+
+    from automl.errors import Cancelled
+    from automl.worker import TrialFailed, run_jobs
+
+    assert run_jobs(["a", "b"], [3, 1, 2], lambda worker, job: job * 10) == [30, 10, 20]
+    both = threading.Barrier(2)
+    started = []
+
+    def run(worker, job):
+        started.append(job)
+        both.wait(timeout=5)  # both jobs are under way before either fails
+        raise (TrialFailed("broken") if job == 0 else Cancelled("The run was cancelled."))
+
+    with pytest.raises(Cancelled):
+        run_jobs(["a", "b"], list(range(6)), run)
+    assert sorted(started) == [0, 1]  # no job starts after one failed
+
+
 def test_the_learning_curve_runs_on_growing_shares_and_can_be_turned_off(mixed):
     # A budget whose share for the curve is ample even on a busy machine: it stops when
     # its five sizes are measured.
@@ -282,6 +362,31 @@ def test_the_learning_curve_runs_on_growing_shares_and_can_be_turned_off(mixed):
                         learning_curve=False)  # fmt: skip
     off.fit(mixed, target="bought")
     assert off.card["learning_curve"] is None
+
+
+def test_an_interrupt_after_the_refit_stops_the_learning_curve(mixed, monkeypatch):
+    from automl import finish
+    from automl.errors import Cancelled
+
+    started = []
+
+    def start_curve(*args, **kwargs):
+        started.append(real_start(*args, **kwargs))
+        return started[-1]
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    real_start = finish._start_curve
+    monkeypatch.setattr(finish, "_start_curve", start_curve)
+    monkeypatch.setattr(finish, "_explain", interrupted)
+    model = automl.AutoML(time_budget=200, n_trials=2, cv=3, algorithms=["linear"])
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(mixed, target="bought")
+    # The curve was measuring when the interrupt came; it was stopped, not left running
+    # on worker processes about to close, and it was done before `fit` gave up.
+    (measuring,) = started
+    assert measuring.done() and isinstance(measuring.exception(), Cancelled)
 
 
 def test_held_out_rows_that_cannot_be_scored_fail_before_the_search(mixed):

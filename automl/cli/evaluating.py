@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from automl.evaluate import cv_words
+from automl.evaluate import estimate_words
 
 MAX_CLASSES = 12
 
@@ -28,10 +28,13 @@ def print_evaluation(result: dict[str, Any], model: str) -> None:
         value = "" if score["score"] is None else f"{score['score']:.4g}"
         low, high = score.get("low"), score.get("high")
         bounds = f"{low:.4g} to {high:.4g}" if low is not None else score.get("note", "")
-        estimate = cv_words(cv) if name == metric else ""
-        table.add_row(f"[bold]{name}[/]" if name == metric else name, value, bounds, estimate)
+        estimated = estimate_words(cv) if name == metric else ""
+        table.add_row(f"[bold]{name}[/]" if name == metric else name, value, bounds, estimated)
     console.print(table)
     console.print(f"Intervals from {result['resamples']} bootstrap resamples.", highlight=False)
+    if cv.get("how"):
+        how = f"Cross-validated: the decision rule exported ({cv['how']})."
+        console.print(how, highlight=False)
     if result["agreement"]:
         style = "" if result["agreement"]["within"] else "[yellow]"
         console.print(style + result["agreement"]["text"], highlight=False)

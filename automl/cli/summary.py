@@ -35,6 +35,8 @@ def summary(card: dict[str, Any], output: Path, wall_seconds: float) -> dict[str
         "std": card["cv"]["std"],
         "fold_scores": card["cv"]["fold_scores"],
         "cv": {"folds": card["cv"]["folds"], "repeats": card["cv"].get("repeats", 1)},
+        # The estimate of what the model exports, calibrated and at its threshold.
+        "exported": card["cv"].get("exported"),
         "algorithm": single["algorithm"],
         "params": single["params"],
         "ensemble": best.get("ensemble", []),
@@ -94,6 +96,13 @@ def print_summary(result: dict[str, Any]) -> None:
             f"Decision threshold {choice['threshold']:.4g} for {result['classes'][1]!r}:"
             f" {metric} {choice['score']:.4g} out-of-fold, against {choice['score_at_half']:.4g}"
             " at 0.5",
+            highlight=False,
+        )
+    exported = result["exported"]
+    if exported:
+        console.print(
+            f"Cross-validated {metric} of the model as exported: {exported['score']:.4g}"
+            f" ± {exported['std']:.3g} ({exported['how']})",
             highlight=False,
         )
     found = result["calibration"]

@@ -22,7 +22,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static, TabbedContent, TabPane
 
 from automl.bundle import model_words
-from automl.evaluate import cv_words
+from automl.evaluate import estimate, estimate_words
+from automl.evaluate import split as split_rows
 from automl.events import trials_words
 from automl.tui.widgets.check_table import CheckTable
 from automl.tui.widgets.curve_chart import CurveChart
@@ -111,7 +112,12 @@ class ResultsScreen(Screen):
         if self.frame is not None:
             target = card["target"]
             frame = self.frame.loc[self.frame[target].notna()]
+            split = (card.get("test") or {}).get("split")
             with contextlib.suppress(Exception):  # the out-of-fold diagnostics suffice
+                if split:  # the rows held out for the test are not training rows
+                    frame, _ = split_rows(
+                        frame, target, split["fraction"], split["seed"], split["stratified"]
+                    )
                 training = (frame[target], self.model.predict(frame))
         if card["classes"] is None:
             self.app.call_from_thread(
@@ -194,9 +200,9 @@ def _test(card: dict[str, Any]) -> Group:
     for name, score in test["scores"].items():
         value = "-" if score["score"] is None else f"{score['score']:.4g}"
         table.add_row(name, value, _interval(score).strip(" ()"))
-    cv = card["cv"]
+    cv = estimate(card)
     notes = [
-        Text(f"cross-validated {metric}: {cv_words(cv)}"),
+        Text(f"cross-validated {metric}: {estimate_words(cv)}"),
         Text(f"{test['rows']:,} rows: {test['source']}", style="dim"),
     ]
     if test.get("agreement"):
