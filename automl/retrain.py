@@ -10,13 +10,14 @@ new card records the comparison and its parent bundle; both bundles are kept.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from automl import curve, evaluate
-from automl.errors import UsageError
+from automl.errors import AutoMLWarning, UsageError, describe
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,14 +30,35 @@ TEST_SIZE = 0.2
 
 def settings(card: Mapping[str, Any]) -> dict[str, Any]:
     """The `AutoML` options of the run that made `card`: its task, metric, algorithms,
-    folds, seed and budget."""
+    folds, repetitions, seed and budget, as that run was asked for them (None where
+    automl chose: every algorithm installed, repetitions by the table's rows). An
+    algorithm no longer installed is left out, with a warning."""
+    from automl.contract import Task
+    from automl.plugins import get_registry
+
     cv = card["cv"]
+    asked = card.get("options")
+    if asked is not None:
+        algorithms, repeats = asked.get("algorithms"), asked.get("cv_repeats")
+    else:  # a card of an older automl records what the run resolved
+        algorithms, repeats = card.get("algorithms"), cv.get("repeats")
+    if algorithms:
+        installed = {a.name for a in get_registry().algorithms_for(Task(card["task"]))}
+        missing = [name for name in algorithms if name not in installed]
+        if missing:
+            warnings.warn(
+                f"The model was searched with {', '.join(missing)}, which is not installed"
+                " now; the new search goes on without it.",
+                AutoMLWarning,
+                stacklevel=2,
+            )
+            algorithms = [name for name in algorithms if name in installed] or None
     return {
         "task": card["task"],
         "metric": card["metric"]["name"],
-        "algorithms": card.get("algorithms"),
+        "algorithms": algorithms,
         "cv": cv["folds"],
-        "cv_repeats": cv.get("repeats"),
+        "cv_repeats": repeats,
         "seed": card["seed"],
         "time_budget": card["time_budget"],
     }
@@ -91,17 +113,34 @@ def compare(
             "better": "challenger",
             "text": f"The old model cannot be scored on the new data ({exc}); keep the new one.",
         }
-    difference, low, high = paired(challenger, old, seed=seed, deadline=deadline)
+    # The champion may have been run for another metric: it is scored on the challenger's.
+    champion_score = old.scores.get(challenger.metric)
+    if champion_score is None or champion_score.value is None or challenger.score.value is None:
+        return {
+            **parent,
+            "champion": champion_score.value if champion_score is not None else None,
+            "challenger": challenger.score.value,
+            "better": "neither",
+            "text": f"The two models cannot be compared: {challenger.metric} cannot be computed"
+            " on these rows for both of them.",
+        }
+    try:
+        difference, low, high = paired(challenger, old, seed=seed, deadline=deadline)
+    except Exception as exc:  # the scores stand; only their interval is missing
+        difference, low, high = challenger.score.value - champion_score.value, None, None
+        note = f" There is no interval for the difference: {describe(exc)}."
+    else:
+        note = ""
     better = _better(low, high, challenger.direction)
     return {
         **parent,
-        "champion": old.score.value,
+        "champion": champion_score.value,
         "challenger": challenger.score.value,
         "difference": difference,
         "low": low,
         "high": high,
         "better": better,
-        "text": _words(better, difference, low, high, challenger, old),
+        "text": _words(better, difference, low, high, challenger, champion_score.value) + note,
     }
 
 
@@ -146,11 +185,11 @@ def _words(
     low: float | None,
     high: float | None,
     new: evaluate.Evaluation,
-    old: evaluate.Evaluation,
+    old: float,
 ) -> str:
     scores = (
         f"{new.metric} {new.score.value:.4g} for the new model (challenger) and"
-        f" {old.score.value:.4g} for the old one (champion) on the same {new.rows} held-out"
+        f" {old:.4g} for the old one (champion) on the same {new.rows} held-out"
         " rows of the new data"
     )
     interval = (

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.metrics import roc_auc_score
 from support import SAMPLES, assert_clean_failure, run_cli
 
 import automl
-from automl import retrain
+from automl import data, evaluate, retrain
+from automl.errors import AutoMLWarning
 from automl.evaluate import Evaluation
 
 
@@ -50,6 +52,9 @@ def test_run_like_repeats_the_settings_and_compares_the_two_models(champion, tmp
     )
     card = json.loads((new / "model_card.json").read_text())
     assert card["algorithms"] == ["lightgbm", "linear"]
+    # As asked: the repetitions of the folds were left to automl, and are again.
+    assert old_card["options"] == {"algorithms": ["lightgbm", "linear"], "cv_repeats": None}
+    assert card["options"] == old_card["options"]
     # A fifth of the new rows held out, both models scored on them.
     assert card["test"]["rows"] == 100 and card["data"]["rows"] == 400
     parent = card["parent"]
@@ -81,7 +86,38 @@ def test_options_given_override_the_old_settings(champion, tmp_path):
         "linear",
     )
     assert "Retrained" not in ran.stdout  # --json prints the document only
-    assert summary["parent"]["metric"] == "roc_auc"
+    parent = summary["parent"]
+    assert parent["metric"] == "roc_auc"
+    # The old model (searched for log loss) is scored on the new run's metric.
+    card = json.loads((tmp_path / "new" / "model_card.json").read_text())
+    split = card["test"]["split"]
+    frame = data.read_table(SAMPLES / "churn_new.csv")
+    _, held = evaluate.split(frame, "churned", split["fraction"], split["seed"], True)
+    old = automl.load(champion)
+    positive = old.schema_.classes[1]
+    expected = roc_auc_score(held["churned"] == positive, old.predict_proba(held)[positive])
+    assert parent["champion"] == pytest.approx(expected)
+
+
+def test_the_settings_are_those_asked_for_and_only_of_installed_algorithms():
+    card = {
+        "task": "binary",
+        "metric": {"name": "roc_auc"},
+        "cv": {"folds": 3, "repeats": 2},
+        "seed": 1,
+        "time_budget": 30,
+        "algorithms": ["linear", "lightgbm", "gone"],
+        "options": {"algorithms": ["linear", "gone"], "cv_repeats": None},
+    }
+    with pytest.warns(AutoMLWarning, match="with gone, which is not installed"):
+        asked = retrain.settings(card)
+    assert (asked["algorithms"], asked["cv_repeats"], asked["cv"]) == (["linear"], None, 3)
+    chosen = retrain.settings({**card, "options": {"algorithms": None, "cv_repeats": None}})
+    assert chosen["algorithms"] is None  # automl chose: it chooses again, among those installed
+    older = {k: v for k, v in card.items() if k != "options"}  # an older card: as resolved
+    with pytest.warns(AutoMLWarning):
+        resolved = retrain.settings(older)
+    assert (resolved["algorithms"], resolved["cv_repeats"]) == (["linear", "lightgbm"], 2)
 
 
 def test_the_old_bundle_is_never_overwritten_and_the_target_kept(champion):

@@ -579,6 +579,7 @@ def _like(
     retrain.check_output(model_dir, output)
     with _warnings_to(_print_warning):
         champion = load(model_dir)
+        given = retrain.settings(champion.card)
     card = champion.card
     if target is not None and target != card["target"]:
         raise UsageError(
@@ -586,7 +587,6 @@ def _like(
             " retrained model predicts the same column.",
             hint="Leave --target out, or start a new run without --like.",
         )
-    given = retrain.settings(card)
     for name in list(given):
         if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
             given[name] = ctx.params[name]
