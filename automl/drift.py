@@ -61,6 +61,8 @@ MODERATE = 0.1
 MAJOR = 0.25
 LEVELS = ("none", "moderate", "major")
 WORDS = {"none": "no drift", "moderate": "moderate drift", "major": "major drift"}
+# How the CLI and the TUI show each level (Rich style names).
+STYLES = {"none": "green", "moderate": "yellow", "major": "bold red"}
 # Half a value more in every bin (Jeffreys' prior): see the module's docstring.
 SMOOTHING = 0.5
 # With fewer new rows, chance alone gives a PSI near MODERATE over ten bins (about
@@ -197,18 +199,15 @@ def _prediction(out_of_fold: pd.DataFrame | None, schema: Schema) -> dict[str, A
     if classes is None:
         return {"what": "prediction", **describe(out_of_fold["prediction"], "numeric")}
     if len(classes) == 2:
-        positive = str(classes[1])
-        return {"what": f"probability of {positive}", **describe(out_of_fold[positive], "numeric")}
+        # The columns are actual, prediction, then a probability per class in their order.
+        positive = out_of_fold.iloc[:, 3]
+        return {"what": f"probability of {classes[1]}", **describe(positive, "numeric")}
     return {"what": "predicted class", **describe(out_of_fold["prediction"], "categorical")}
 
 
 def as_json(found: Mapping[str, Any]) -> bytes:
     """`found` as JSON: numpy numbers as numbers, anything else unknown as text."""
-    return json.dumps(found, indent=2, default=_plain).encode()
-
-
-def _plain(value: Any) -> Any:
-    return data.plain(value) if isinstance(value, np.generic) else str(value)
+    return json.dumps(found, indent=2, default=data.json_default).encode()
 
 
 # Comparing new data with the reference ------------------------------------------------------

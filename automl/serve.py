@@ -48,7 +48,7 @@ from pydantic.json_schema import models_json_schema
 from starlette.types import ASGIApp, Receive, Scope, Send
 from typing_extensions import TypedDict
 
-from automl import __version__, bundle, data, decision, report
+from automl import __version__, bundle, data, decision, drift, report
 from automl.api import AutoML, load
 from automl.errors import (
     AutoMLError,
@@ -344,10 +344,10 @@ class RequestLog:
     def __init__(self, path: Path, schema: data.Schema) -> None:
         self.path = path
         self.columns = [c.name for c in schema.columns]
-        taken = {*self.columns, schema.target, *schema.dropped}
-        self.prediction = _unused("prediction", taken)
-        self.classes = {str(c): _unused(f"probability[{c}]", taken) for c in schema.classes or ()}
-        self.served_at = _unused("served_at", taken)
+        # The names `automl drift` knows as the log's own (see `drift.log_columns`).
+        self.prediction, *probabilities, self.served_at = drift.log_columns(schema)
+        classes = [str(c) for c in schema.classes or ()]
+        self.classes = dict(zip(classes, probabilities, strict=True))
         self.header = [*self.columns, self.prediction, *self.classes.values(), self.served_at]
         self._check()
 
@@ -360,6 +360,11 @@ class RequestLog:
             raise UsageError(
                 f"Cannot write the request log {self.path}: {exc.strerror}.",
                 hint="Give --log-requests a file in a directory you may write to.",
+            ) from None
+        except (UnicodeDecodeError, csv.Error):
+            raise UsageError(
+                f"The request log {self.path} is not a CSV file of logged requests.",
+                hint="Give --log-requests a new file, or this model's earlier log.",
             ) from None
         if header is not None and header != self.header:
             raise UsageError(
@@ -376,12 +381,6 @@ class RequestLog:
         with self.path.open("a", newline="") as file:
             fcntl.flock(file, fcntl.LOCK_EX)  # released when the file closes, after the flush
             rows.to_csv(file, header=os.fstat(file.fileno()).st_size == 0, index=False)
-
-
-def _unused(name: str, taken: set[str]) -> str:
-    while name in taken:
-        name = f"_{name}"
-    return name
 
 
 # Request bodies -----------------------------------------------------------------------------

@@ -434,3 +434,23 @@ def test_a_server_that_cannot_be_trusted_does_not_start(model_dir, tmp_path, cha
         model_file.write_bytes(bytes(content))
     result = run_cli("serve", str(bundle), "--port", str(_free_port()), *options, timeout=60)
     assert_clean_failure(result, 2, message)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("a,b\n1,2\n", "holds rows of other columns"),
+        (b"\xff\xfe\x00binary", "is not a CSV file of logged requests"),
+    ],
+)
+def test_a_request_log_of_something_else_is_refused_and_kept(model_dir, tmp_path, content, message):
+    log = tmp_path / "requests.csv"
+    if isinstance(content, bytes):
+        log.write_bytes(content)
+    else:
+        log.write_text(content)
+    before = log.read_bytes()
+    result = run_cli("serve", str(model_dir), "--port", str(_free_port()), "--log-requests",
+                     str(log), timeout=60)  # fmt: skip
+    assert_clean_failure(result, 2, message)
+    assert log.read_bytes() == before

@@ -11,9 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from automl import drift
-from automl.evaluate import cv_words, section
-
-STYLES = {"none": "green", "moderate": "yellow", "major": "bold red"}
+from automl.evaluate import estimate, estimate_words, section
 
 
 def print_drift(found: drift.Drift, card: Mapping[str, Any], model: str) -> None:
@@ -26,7 +24,7 @@ def print_drift(found: drift.Drift, card: Mapping[str, Any], model: str) -> None
     )
     console.print(_table(found.columns))
     if found.prediction is not None:
-        style = "" if found.prediction.level == "none" else STYLES[found.prediction.level]
+        style = "" if found.prediction.level == "none" else drift.STYLES[found.prediction.level]
         console.print(drift.prediction_words(found), style=style, highlight=False)
     if found.unused:
         console.print(_table(found.unused, "Columns the model does not use (not counted)"))
@@ -34,14 +32,14 @@ def print_drift(found: drift.Drift, card: Mapping[str, Any], model: str) -> None
         console.print(line, highlight=False)
     if found.evaluation is not None:
         _score(console, card, section(found.evaluation, card))
-    console.print(drift.verdict(found), style=STYLES[found.level], highlight=False)
+    console.print(drift.verdict(found), style=drift.STYLES[found.level], highlight=False)
 
 
 def _table(columns: list[drift.ColumnDrift], title: str | None = None) -> Table:
     table = Table(*drift.COLUMN_HEADER, title=title)
     for column in columns:
         name, level, *numbers = drift.column_cells(column)
-        table.add_row(name, f"[{STYLES[column.level]}]{level}[/]", *numbers)
+        table.add_row(name, f"[{drift.STYLES[column.level]}]{level}[/]", *numbers)
     for index in range(2, len(drift.COLUMN_HEADER)):
         table.columns[index].justify = "right"
     return table
@@ -56,7 +54,7 @@ def _score(console: Console, card: Mapping[str, Any], scored: dict[str, Any]) ->
             value += f" ({scored['low']:.4g} to {scored['high']:.4g})"
     console.print(
         f"The rows hold the target {card['target']!r}: {scored['metric']} {value} on"
-        f" {scored['rows']:,} rows; cross-validated {cv_words(card['cv'])}.",
+        f" {scored['rows']:,} rows; cross-validated {estimate_words(estimate(card))}.",
         highlight=False,
     )
     if scored["agreement"]:

@@ -22,7 +22,6 @@ from automl.tui.widgets.steps import Steps
 if TYPE_CHECKING:
     from automl.api import AutoML
 
-STYLES = {"none": "green", "moderate": "yellow", "major": "bold red"}
 NOT_USED = "not used: "
 
 
@@ -72,7 +71,7 @@ class DriftScreen(Screen):
 
     def _show(self, found: drift.Drift) -> None:
         self.found = found
-        style = STYLES[found.level]
+        style = drift.STYLES[found.level]
         self.query_one("#drift-head", Static).update(
             Text.assemble(
                 f"{found.rows:,} rows of {found.source} beside the {found.reference_rows:,}"
@@ -115,7 +114,7 @@ def _cells(column: drift.ColumnDrift, prefix: str) -> list[Text]:
     _, level, *numbers = drift.column_cells(column)
     return [
         Text(prefix + column.name, style="dim" if prefix else ""),
-        Text(level, style=STYLES[column.level]),
+        Text(level, style=drift.STYLES[column.level]),
         *(Text(cell, justify="right") for cell in numbers),
     ]
 
