@@ -153,6 +153,9 @@ def run_automl(csv: Path, output: Path, budget: float) -> dict:
     sampler.stopped.set()
     sampler.join()
     summary = json.loads(stdout) if process.returncode == 0 and stdout.strip() else None
+    card = output / "model_card.json"
+    # Where the time went: the search, the refit, what follows it, the whole run.
+    timing = json.loads(card.read_text())["timing"] if card.exists() else None
     return {
         "command": " ".join(command),
         "exit_code": process.returncode,
@@ -163,6 +166,7 @@ def run_automl(csv: Path, output: Path, budget: float) -> dict:
         "max_processes": sampler.peak_processes,
         "rss_timeline_mb": sampler.timeline,
         "summary": _short(summary),
+        "timing": timing,
         "stderr_tail": stderr.strip().splitlines()[-15:],
     }
 

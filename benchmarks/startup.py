@@ -51,8 +51,10 @@ def main() -> int:
         heavy = heavy_imports(args)
         within = median < TARGET_SECONDS and not heavy
         ok &= within
-        print(f"| automl {' '.join(args)} | {median:.3f} | {max(times):.3f} |"
-              f" {', '.join(heavy) or 'none'} | {'yes' if within else 'NO'} |")
+        print(
+            f"| automl {' '.join(args)} | {median:.3f} | {max(times):.3f} |"
+            f" {', '.join(heavy) or 'none'} | {'yes' if within else 'NO'} |"
+        )
     return 0 if ok else 1
 
 

@@ -111,10 +111,13 @@ def _info(card: dict[str, Any]) -> dict[str, Any]:
     curve = card.get("learning_curve") or {}
     test = card.get("test") or {}
     calibration = card.get("calibration") or {}
+    # The estimate of the rule exported (calibrated, at its threshold), as the test is.
+    cv = card["cv"].get("exported") or card["cv"]
     return {
-        "cv_score": card["cv"]["score"],
-        "cv_std": card["cv"]["std"],
-        "cv_folds": card["cv"]["folds"],
+        "cv_score": cv["score"],
+        "cv_std": cv["std"],
+        "cv_folds": cv["folds"],
+        "cv_search_score": card["cv"]["score"],
         "model": card["best"]["algorithm"],
         "members": [m["algorithm"] for m in card["best"].get("ensemble") or []],
         "wall_seconds": card["timing"]["wall_seconds"],

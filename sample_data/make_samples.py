@@ -62,9 +62,7 @@ NEIGHBOURHOODS = {
 ENERGY_LABELS = list("ABCDEFG")
 
 
-def make_churn(
-    n_rows: int = CHURN_ROWS, seed: int = CHURN_SEED, first_id: int = 1
-) -> pd.DataFrame:
+def make_churn(n_rows: int = CHURN_ROWS, seed: int = CHURN_SEED, first_id: int = 1) -> pd.DataFrame:
     """Synthetic telecom churn data with a binary ``churned`` target ("yes"/"no").
 
     Customers are numbered from ``first_id``.
