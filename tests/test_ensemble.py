@@ -350,3 +350,31 @@ def test_bagging_exports_the_average_of_the_fold_models(tmp_path, mixed):
         "Bagged: the average of the models of the search's 3 folds"
         in (tmp_path / "bagged" / "model_card.md").read_text()
     )
+
+
+def test_a_short_refit_keeps_at_least_the_rows_of_a_fold(monkeypatch):
+    """When the refit on all rows is estimated not to fit, the exported model still learns
+    from as many rows as each fold's model did: the model the CV estimate is of (a model
+    of 5% of the rows once scored far worse than its estimate)."""
+    from automl import refit
+    from automl.search import Search
+
+    refitting = []
+    sample_model, estimate = refit._sample_model, Search.refit_estimate
+
+    def sample_model_noted(*args, **kwargs):
+        refitting.append(True)  # the search is over: from here the refit is "too slow"
+        return sample_model(*args, **kwargs)
+
+    def too_slow(self, fold_seconds, rows=None):
+        return 1e6 if refitting else estimate(self, fold_seconds, rows)
+
+    monkeypatch.setattr(refit, "_sample_model", sample_model_noted)
+    monkeypatch.setattr(Search, "refit_estimate", too_slow)
+    model = AutoML(
+        time_budget=20, n_trials=2, cv=4, algorithms=["linear"], ensemble=False,
+        explanations=False, learning_curve=False, n_jobs=1,
+    )  # fmt: skip
+    model.fit(make_mixed(400, seed=3), target="bought")
+    assert refitting and model.card["data"]["rows"] == 400
+    assert model.card["refit"]["rows"] == 300  # 3 of 4 folds, not 5% of the rows
