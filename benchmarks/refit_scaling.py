@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from automl import data
 
-    largest = max(max(args.rows or ()), *(max(ROWS.get(a, (0,))) for a in args.algorithms))
+    largest = max([*(args.rows or ()), *(max(ROWS.get(a, (0,))) for a in args.algorithms)])
     with tempfile.TemporaryDirectory(prefix="automl-scaling-") as tmp:
         csv = Path(tmp) / "table.csv"
         make_table(csv, largest, 50, 0)
