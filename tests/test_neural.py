@@ -48,7 +48,12 @@ def test_a_run_of_the_mlp_alone_exports_a_model_that_predicts(tmp_path):
     )
     frame.loc[rng.random(300) < 0.1, "x"] = np.nan
     frame["bought"] = np.where(frame["x"].fillna(0) + (frame["colour"] == "red") > 0.5, "yes", "no")
-    model = AutoML(time_budget=20, algorithms=["mlp"], n_trials=2, explanations=False, seed=0)
+    # Three folds, not repeated: a test of the export, not of the search (fifteen folds of the
+    # network could miss a 20 s budget on a busy machine).
+    model = AutoML(
+        time_budget=20, algorithms=["mlp"], n_trials=2, cv=3, cv_repeats=1, explanations=False,
+        learning_curve=False, seed=0,
+    )  # fmt: skip
     model.fit(frame, target="bought")
     assert model.card["best"]["algorithm"] == "mlp"
     model.save(tmp_path / "run")
