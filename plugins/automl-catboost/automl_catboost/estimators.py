@@ -43,30 +43,26 @@ def _categorical(model: Any, kwargs: dict[str, Any]) -> Any:
     return given if given is not None else model.get_param("cat_features")
 
 
-class CodedCatBoostClassifier(CatBoostClassifier):
-    """`CatBoostClassifier` taking categorical columns as float codes (see the module)."""
+class _Coded:
+    """What both estimators change: categorical columns taken as float codes."""
 
     def fit(self, X: Any, y: Any = None, eval_set: Any = None, **kwargs: Any) -> Any:
         categorical = _categorical(self, kwargs)
-        return super().fit(
+        return super().fit(  # type: ignore[misc]
             coded(X, categorical), y, eval_set=_eval_set(eval_set, categorical), **kwargs
         )
 
     def predict(self, X: Any, *args: Any, **kwargs: Any) -> Any:
-        return super().predict(coded(X, self.get_cat_feature_indices()), *args, **kwargs)
+        categorical = self.get_cat_feature_indices()  # type: ignore[attr-defined]
+        return super().predict(coded(X, categorical), *args, **kwargs)  # type: ignore[misc]
+
+
+class CodedCatBoostClassifier(_Coded, CatBoostClassifier):
+    """`CatBoostClassifier` taking categorical columns as float codes (see the module)."""
 
     def predict_proba(self, X: Any, *args: Any, **kwargs: Any) -> Any:
         return super().predict_proba(coded(X, self.get_cat_feature_indices()), *args, **kwargs)
 
 
-class CodedCatBoostRegressor(CatBoostRegressor):
+class CodedCatBoostRegressor(_Coded, CatBoostRegressor):
     """`CatBoostRegressor` taking categorical columns as float codes (see the module)."""
-
-    def fit(self, X: Any, y: Any = None, eval_set: Any = None, **kwargs: Any) -> Any:
-        categorical = _categorical(self, kwargs)
-        return super().fit(
-            coded(X, categorical), y, eval_set=_eval_set(eval_set, categorical), **kwargs
-        )
-
-    def predict(self, X: Any, *args: Any, **kwargs: Any) -> Any:
-        return super().predict(coded(X, self.get_cat_feature_indices()), *args, **kwargs)
