@@ -202,6 +202,9 @@ class Pool:
     def fold_seconds(self, number: int) -> float:
         return self.entries[number].fold_seconds
 
+    def algorithm(self, number: int) -> str:
+        return self.entries[number].algorithm
+
     def mixes_algorithms(self) -> bool:
         """Whether the trials come from two algorithms or more.
 

@@ -60,7 +60,7 @@ def _choose_ensemble(runner: Search, best: Any, budget: Budget) -> ensemble.Ense
     if not pool.mixes_algorithms():
         return None
     # The selection may not eat into the time the best trial's refit needs.
-    refit = runner.refit_estimate(best.user_attrs["fold_seconds"])
+    refit = _estimate(runner, best)
     deadline = budget.end - budget.finish - refit
     settings = runner.settings
     chosen = ensemble.select(
@@ -122,8 +122,7 @@ def _refit_members(
     hard_end = _hard_end(budget)
     fitted: dict[int, Any] = {}
     for trial in members:
-        estimate = runner.refit_estimate(trial.user_attrs["fold_seconds"])
-        if time.monotonic() + estimate > budget.end - budget.finish:
+        if time.monotonic() + _estimate(runner, trial) > budget.end - budget.finish:
             continue
         rows = np.arange(len(runner.y))
         try:
@@ -146,10 +145,11 @@ def _fit(
     deadline: float,
     cancel: threading.Event | None,
 ) -> tuple[Any, float]:
-    """The candidate fitted for export: on `rows`, or, with bagging (`Search.bags`), its
-    models of the search's folds, averaged; and the seconds it took."""
+    """The candidate fitted for export: on `rows` with every core, or, with bagging
+    (`Search.bags`), its models of the search's folds, a worker each, averaged; and the
+    seconds it took."""
     if not runner.bags() or len(rows) < len(runner.y):
-        return runner.worker.refit(candidate, rows, deadline, cancel)
+        return runner.worker.refit(candidate, rows, deadline, cancel, runner.cores)
     started = time.monotonic()
     folds = runner.folds[: runner.settings.cv]
     workers = [runner.idle.get() for _ in range(runner.settings.parallel)]
@@ -174,7 +174,14 @@ def _hard_end(budget: Budget) -> float:
     return budget.end + REFIT_GRACE_SHARE * budget.seconds + REFIT_GRACE_SECONDS
 
 
+def _estimate(runner: Search, trial: Any, rows: int | None = None) -> float:
+    """`Search.refit_estimate` of the trial's refit."""
+    return runner.refit_estimate(trial.user_attrs["fold_seconds"], trial.params["algorithm"], rows)
+
+
 def _candidate(runner: Search, trial: Any) -> Any:
+    """The trial's model to refit: with every core unless its folds' models are bagged
+    (one worker, with the trial's threads, each)."""
     settings = runner.settings
     return build_candidate(
         runner.algorithms[trial.params["algorithm"]],
@@ -182,7 +189,7 @@ def _candidate(runner: Search, trial: Any) -> Any:
         trial.user_attrs["params"],
         settings.task,
         settings.seed,
-        settings.n_jobs,
+        settings.n_jobs if runner.bags() else runner.cores,
     )
 
 
@@ -203,10 +210,9 @@ def _refit(
     for trial in [ranked[0]] + ([fastest] if fastest.number != ranked[0].number else []):
         algorithm = runner.algorithms[trial.params["algorithm"]]
         candidate = _candidate(runner, trial)
-        fold_seconds = trial.user_attrs["fold_seconds"]
-        in_hand = _sample_model(runner, candidate, fold_seconds, budget, cancel)
+        in_hand = _sample_model(runner, candidate, trial, budget, cancel)
         available = hard_end - budget.finish - time.monotonic()
-        estimate = runner.refit_estimate(fold_seconds)
+        estimate = _estimate(runner, trial)
         # Never fewer rows than a fold's model learnt from, the model the CV estimate is
         # of: at 10 s on digits, 53 of 1,077 rows made a test log loss of 0.75 from a CV
         # estimate of 0.09. A fold's rows took a fold's time, measured.
@@ -230,7 +236,7 @@ def _refit(
 def _sample_model(
     runner: Search,
     candidate: Any,
-    fold_seconds: float,
+    trial: Any,
     budget: Budget,
     cancel: threading.Event | None,
 ) -> Any | None:
@@ -240,11 +246,15 @@ def _sample_model(
     if len(sample) >= len(runner.y):
         return None
     available = _hard_end(budget) - budget.finish - time.monotonic()
-    if runner.refit_estimate(fold_seconds, len(sample)) > SAMPLE_REFIT_SHARE * available:
+    if _estimate(runner, trial, len(sample)) > SAMPLE_REFIT_SHARE * available:
         return None
     try:
         pipeline, seconds = runner.worker.refit(
-            candidate, sample, time.monotonic() + SAMPLE_REFIT_SHARE * available, cancel
+            candidate,
+            sample,
+            time.monotonic() + SAMPLE_REFIT_SHARE * available,
+            cancel,
+            runner.cores,
         )
     except (TimeUp, TrialFailed):
         return None

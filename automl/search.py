@@ -41,6 +41,19 @@ EXPORT_SECONDS = 1.0
 # 200,000, 22.5 s on 1,000,000: r ** 0.87). Forests grow faster than that (n log n): on a
 # big table, the refit keeps a model of the search's sample in hand (see `automl.refit`).
 REFIT_EXPONENT = 0.9
+# The refit has every core of the run, while a fold had its trial's share of them: with
+# c times a fold's threads, an algorithm's refit takes 1 / c ** e of the time. e measured
+# with `benchmarks/refit_scaling.py --threads 1 2` on 2 cores (refit-scaling-20261205-030528
+# and -030859): LightGBM 0.92, histogram boosting 0.76, extra trees 0.97 and a random forest
+# 0.99, rounded down; the linear model (-0.13), k-NN (0.14) and the MLP (-0.21) gained
+# nothing. An algorithm not listed (a third party's) is planned as if on one core, the
+# safe side: its refit ends early rather than late.
+THREAD_EXPONENTS: dict[str, float] = {
+    "lightgbm": 0.9,
+    "hist_gradient_boosting": 0.75,
+    "extra_trees": 0.95,
+    "random_forest": 0.95,
+}
 # Trials on bigger tables use a sample of this many rows: a first look at a million rows
 # would take most of a short budget for one trial (measured: 15 s a fold for LightGBM on
 # 800,000 rows); the winner is refitted on all rows.
@@ -541,6 +554,7 @@ class Search:
         self.errors_in_a_row: Counter[str] = Counter()
         self.disabled: dict[str, str] = {}
         self.best_fold_seconds = 0.0
+        self.best_algorithm = ""
         # (trial number, score, out-of-fold predictions) of the best trial this process ran.
         self.best_predictions: tuple[int, float, np.ndarray] | None = None
         width = len(schema.classes) if settings.task.is_classification and schema.classes else 1
@@ -570,13 +584,20 @@ class Search:
         """Whether the exported models are bags of fold models (see `Settings.bagging`)."""
         return self.settings.bagging and len(self.sample) == len(self.y)
 
-    def refit_estimate(self, fold_seconds: float, rows: int | None = None) -> float:
-        """Seconds a refit on all rows (or on `rows` rows) should take, from a fold's fit
-        on fewer; with bagging, the fold models' fits, a worker each at once."""
+    @property
+    def cores(self) -> int:
+        """The threads a refit may use: every core of the run, as the workers are idle."""
+        return self.settings.n_jobs * self.settings.parallel
+
+    def refit_estimate(self, fold_seconds: float, algorithm: str, rows: int | None = None) -> float:
+        """Seconds a refit of `algorithm` on all rows (or on `rows` rows) with every core
+        should take, from a fold's fit on fewer rows with fewer threads; with bagging, the
+        fold models' fits, a worker each at once."""
         if rows is None and self.bags():
             return fold_seconds * math.ceil(self.settings.cv / self.settings.parallel)
         fold_rows = len(self.folds[0][0])
-        return fold_seconds * ((rows or len(self.y)) / fold_rows) ** REFIT_EXPONENT
+        threads = (self.cores / self.settings.n_jobs) ** THREAD_EXPONENTS.get(algorithm, 0.0)
+        return fold_seconds * ((rows or len(self.y)) / fold_rows) ** REFIT_EXPONENT / threads
 
     def selection_estimate(self) -> float:
         """Seconds the ensemble selection over the current pool should take."""
@@ -589,11 +610,14 @@ class Search:
         when the best's refit alone takes over `ENSEMBLE_REFIT_SHARE` of the budget (a big
         table: the members' refits would not fit, and the search would stop early for
         nothing)."""
-        reserve = self.refit_estimate(self.best_fold_seconds)
+        reserve = self.refit_estimate(self.best_fold_seconds, self.best_algorithm)
         affordable = reserve <= ENSEMBLE_REFIT_SHARE * self.budget.seconds
         if self.pool.mixes_algorithms() and affordable:
             others = self.pool.ranked()[1:ENSEMBLE_RESERVE_TRIALS]
-            extra = sum(self.refit_estimate(self.pool.fold_seconds(n)) for n in others)
+            extra = sum(
+                self.refit_estimate(self.pool.fold_seconds(n), self.pool.algorithm(n))
+                for n in others
+            )
             extra += self.selection_estimate()
             reserve += min(extra, ENSEMBLE_RESERVE_SHARE * self.budget.seconds)
         self.refit_reserve = reserve + self.budget.finish
@@ -757,7 +781,7 @@ class Search:
                 if len(scores) < k and not self._spared(trial, seconds) and trial.should_prune():
                     trial.set_user_attr("reason", "worse than the median at this fold")
                     raise optuna.TrialPruned()
-                if len(scores) < k and self._too_slow(trial.study, seconds, deadline):
+                if len(scores) < k and self._too_slow(trial, scores, seconds, deadline):
                     trial.set_user_attr("reason", "too slow for the budget left")
                     raise optuna.TrialPruned()
         except TimeUp:
@@ -855,22 +879,35 @@ class Search:
         left = float(np.mean(seconds)) * (len(self.folds) - len(seconds))
         return left <= SPARE_SHARE * self.budget.remaining()
 
-    def _too_slow(self, study: optuna.Study, seconds: list[float], deadline: float) -> bool:
+    def _too_slow(
+        self, trial: optuna.Trial, scores: list[float], seconds: list[float], deadline: float
+    ) -> bool:
         """Whether the trial cannot be finished in time.
 
         Once a model exists: whether finishing it, and then refitting it, would overrun
-        the budget. Before: whether, even at the pace of its fastest fold so far, its
+        the budget. The refit counted is on all rows, or, for a trial whose folds so far
+        score better than the best complete trial, on a fold's rows, the least the refit
+        takes (`automl.refit`): a better model refitted on fewer rows is worth more than a
+        worse one on all. At 10 s on a 30,000-row, 7-class table, LightGBM's first trial
+        (log loss 0.64 on its first folds) was stopped for its refit on all rows once a
+        linear model (1.07) was complete, and the linear model was exported.
+
+        Before a model exists: whether, even at the pace of its fastest fold so far, its
         folds would not be done by its deadline, where it would be stopped anyway.
         Stopping it now frees its worker for the next trial, which may be cheap enough to
         finish. At a 10 s budget on digits, extra trees and an MLP, both slower than that,
         took the two workers until the deadline, and the run ended without a model.
         """
         folds_left = len(self.folds) - len(seconds)
-        if not _complete(study):
+        if not _complete(trial.study):
             return time.monotonic() + min(seconds) * folds_left > deadline
         per_fold = float(np.mean(seconds))
         left = per_fold * folds_left
-        finish = time.monotonic() + left + self.refit_estimate(per_fold) + self.budget.finish
+        with self.lock:
+            leading = self.best is None or self.settings.metric.better(np.mean(scores), self.best)
+        rows = len(self.folds[0][0]) if leading else None
+        refit = self.refit_estimate(per_fold, str(trial.params["algorithm"]), rows)
+        finish = time.monotonic() + left + refit + self.budget.finish
         return finish > self.budget.end
 
     def _fail(self, trial: optuna.Trial, reason: str, error: bool = True) -> None:
@@ -926,6 +963,7 @@ class Search:
         if improved:
             self.best = trial.value
             self.best_fold_seconds = trial.user_attrs["fold_seconds"]
+            self.best_algorithm = str(trial.params["algorithm"])
         # Any complete trial may enter the ensemble pool, so the reserve may change.
         self._update_reserve()
         if improved and announce:

@@ -207,9 +207,11 @@ class Worker:
         rows: np.ndarray,
         deadline: float,
         cancel: threading.Event | None = None,
+        threads: int | None = None,
     ) -> tuple[Any, float]:
-        """Fit on `rows` of the data; return the fitted pipeline and the seconds it took."""
-        self._request(("refit", candidate, rows), deadline)
+        """Fit on `rows` of the data, with `threads` threads (default: the data's); return
+        the fitted pipeline and the seconds it took."""
+        self._request(("refit", candidate, rows, threads), deadline)
         _, pipeline, seconds = self._wait(deadline, cancel)
         return pipeline, seconds
 
@@ -371,10 +373,11 @@ def _serve(receive: Connection, send: Connection) -> None:
             _cross_validate(payload[0], X, y, folds, classification, receive, send)
         elif kind == "refit":
             X, y = data[0], data[1]
-            candidate, rows = payload
+            candidate, rows, threads = payload
             try:
                 start = time.perf_counter()
-                fitted = candidate.fit(X.iloc[rows], y[rows])
+                with threadpool_limits(limits=threads or data[4]):
+                    fitted = candidate.fit(X.iloc[rows], y[rows])
                 send.send(("model", fitted, time.perf_counter() - start))
             except Exception as exc:
                 send.send(("error", describe(exc)))

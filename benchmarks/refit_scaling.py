@@ -1,7 +1,9 @@
-"""How a model's fit time grows with its rows: the evidence for `search.REFIT_EXPONENT`.
+"""How a model's fit time grows with its rows and threads: the evidence for
+`search.REFIT_EXPONENT` and `refit.THREAD_EXPONENTS`.
 
     python benchmarks/refit_scaling.py
     python benchmarks/refit_scaling.py --algorithms lightgbm --rows 48000 200000 1000000
+    python benchmarks/refit_scaling.py --algorithms lightgbm linear --rows 200000 --threads 1 2
 
 The search estimates the refit of its winner on all rows from the time a fold took, as
 that time times (the refit's rows over a fold's training rows) to the power
@@ -10,6 +12,10 @@ preprocessing, one thread, as a worker process refits) on growing numbers of row
 generated table of `bigtable.py` (50 numeric columns, a binary target), times each fit,
 and fits seconds = a * rows ** p by least squares on the logarithms. Writes
 benchmarks/results/refit-scaling-<YYYYMMDD-HHMMSS>.json.
+
+The refit has every core of the run (the search's workers are idle then), while a fold
+had one. With `--threads 1 2`, each fit is also timed with two threads and the file gives
+e in seconds(threads) = seconds(1) / threads ** e for each algorithm.
 """
 
 from __future__ import annotations
@@ -35,8 +41,11 @@ ROWS = {
 }
 
 
-def measure(algorithm: str, rows: list[int], X, y, schema) -> dict:
-    """The seconds of one fit on each number of rows, and the power fitted to them."""
+def measure(algorithm: str, rows: list[int], X, y, schema, threads: int = 1) -> dict:
+    """The seconds of one fit with `threads` threads on each number of rows, and the power
+    fitted to them."""
+    from threadpoolctl import threadpool_limits
+
     from automl.contract import Task
     from automl.plugins import get_registry
     from automl.preprocess import build_candidate
@@ -45,26 +54,64 @@ def measure(algorithm: str, rows: list[int], X, y, schema) -> dict:
     params = dict(found.defaults[0]) if found.defaults else {}
     seconds = []
     for n in rows:
-        candidate = build_candidate(found, schema, params, Task.BINARY, 0, 1)
+        candidate = build_candidate(found, schema, params, Task.BINARY, 0, threads)
         started = time.perf_counter()
-        candidate.fit(X.iloc[:n], y[:n])
+        with threadpool_limits(limits=threads):  # as the worker process caps them
+            candidate.fit(X.iloc[:n], y[:n])
         seconds.append(round(time.perf_counter() - started, 3))
-        print(f"{algorithm} on {n} rows: {seconds[-1]:.2f} s", file=sys.stderr)
-    power, log_a = np.polyfit(np.log(rows), np.log(seconds), 1)
-    return {
+        print(f"{algorithm} on {n} rows, {threads} threads: {seconds[-1]:.2f} s", file=sys.stderr)
+    found = {
         "algorithm": algorithm,
+        "threads": threads,
         "params": params,
         "rows": rows,
         "seconds": seconds,
-        "power": round(float(power), 3),
-        "seconds_at_1m": round(float(np.exp(log_a) * 1e6**power), 2),
     }
+    if len(rows) > 1:
+        power, log_a = np.polyfit(np.log(rows), np.log(seconds), 1)
+        found["power"] = round(float(power), 3)
+        found["seconds_at_1m"] = round(float(np.exp(log_a) * 1e6**power), 2)
+    return found
+
+
+def thread_exponents(results: list[dict]) -> list[dict]:
+    """For each algorithm and row count measured with more than one thread: e in
+    seconds(threads) = seconds(1) / threads ** e (1: the threads divide the time, 0: they
+    do not help)."""
+    one = {
+        (r["algorithm"], n): s
+        for r in results
+        if r["threads"] == 1
+        for n, s in zip(r["rows"], r["seconds"], strict=True)
+    }
+    found = []
+    for r in results:
+        for n, s in zip(r["rows"], r["seconds"], strict=True):
+            if r["threads"] > 1 and (r["algorithm"], n) in one:
+                e = np.log(one[r["algorithm"], n] / s) / np.log(r["threads"])
+                found.append(
+                    {
+                        "algorithm": r["algorithm"],
+                        "rows": n,
+                        "threads": r["threads"],
+                        "exponent": round(float(e), 3),
+                    }
+                )
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--algorithms", nargs="+", default=list(ROWS))
     parser.add_argument("--rows", type=int, nargs="+", help="the same rows for each algorithm")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="thread counts to fit with (default: 1); with 1 and more, how the threads divide"
+        " the time (the evidence for automl.refit.THREAD_EXPONENTS)",
+    )
     args = parser.parse_args(argv)
     from automl import data
 
@@ -76,11 +123,16 @@ def main(argv: list[str] | None = None) -> int:
     schema = data.infer_schema(frame, "target", None, "table")
     X = data.prepare(frame, schema, "table")
     y = data.encode_target(frame["target"], schema)
-    results = [measure(a, list(args.rows or ROWS[a]), X, y, schema) for a in args.algorithms]
+    results = [
+        measure(a, list(args.rows or ROWS[a]), X, y, schema, threads)
+        for a in args.algorithms
+        for threads in args.threads
+    ]
     record = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "columns": 50,
         "results": results,
+        "thread_exponents": thread_exponents(results),
         "machine": {
             "python": platform.python_version(),
             "cpu_count": os.cpu_count(),
@@ -92,8 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(record, indent=2) + "\n")
     for found in results:
         print(
-            f"{found['algorithm']}: {found['seconds']} s on {found['rows']} rows,"
-            f" power {found['power']}"
+            f"{found['algorithm']} ({found['threads']} threads): {found['seconds']} s on"
+            f" {found['rows']} rows, power {found.get('power')}"
+        )
+    for found in record["thread_exponents"]:
+        print(
+            f"{found['algorithm']} on {found['rows']} rows: {found['threads']} threads,"
+            f" time / threads ** {found['exponent']}"
         )
     print(path)
     return 0

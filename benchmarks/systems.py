@@ -245,6 +245,8 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "automl-nocalibration": {"patch": {"automl.calibrate.MIN_GAIN": float("inf")}},
     "automl-noguard": {"patch": {"automl.guard.apply": _unguarded}},
     "automl-nobudgetorder": {"patch": {"automl.search.BUDGET_SHARE": float("inf")}},
+    "automl-budgetorder-half": {"patch": {"automl.search.BUDGET_SHARE": 0.5}},
+    "automl-onethreadrefit": {"patch": {"automl.search.THREAD_EXPONENTS": {}}},
     "automl-nocurve": {"learning_curve": False},
     "automl-bagged": {"bagging": True},
     "automl-catboost": {"plugins": f"{AUTOML_PLUGINS},catboost"},

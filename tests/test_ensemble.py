@@ -153,8 +153,11 @@ def test_out_of_fold_predictions_reproduce_each_trials_fold_scores(repeats):
         assert scores == trials[number].user_attrs["fold_scores"]
     # The reserve covers the refits of the next two best trials, not only the best's.
     ranked = runner.pool.ranked()
-    others = sum(runner.refit_estimate(runner.pool.fold_seconds(n)) for n in ranked[1:3])
-    best = runner.refit_estimate(runner.best_fold_seconds)
+    pool = runner.pool
+    others = sum(
+        runner.refit_estimate(pool.fold_seconds(n), pool.algorithm(n)) for n in ranked[1:3]
+    )
+    best = runner.refit_estimate(runner.best_fold_seconds, runner.best_algorithm)
     assert runner.refit_reserve - EXPORT_SECONDS - best >= others > 0
 
 
@@ -172,10 +175,10 @@ def _failing_refits(monkeypatch, failing: set[int]) -> None:
     original = Worker.refit
     calls = itertools.count(1)
 
-    def refit(self, candidate, rows, deadline, cancel=None):
+    def refit(self, candidate, rows, deadline, cancel=None, threads=None):
         if next(calls) in failing:
             raise TrialFailed("ValueError: failed on purpose")
-        return original(self, candidate, rows, deadline, cancel)
+        return original(self, candidate, rows, deadline, cancel, threads)
 
     monkeypatch.setattr(Worker, "refit", refit)
 
@@ -366,8 +369,8 @@ def test_a_short_refit_keeps_at_least_the_rows_of_a_fold(monkeypatch):
         refitting.append(True)  # the search is over: from here the refit is "too slow"
         return sample_model(*args, **kwargs)
 
-    def too_slow(self, fold_seconds, rows=None):
-        return 1e6 if refitting else estimate(self, fold_seconds, rows)
+    def too_slow(self, fold_seconds, algorithm, rows=None):
+        return 1e6 if refitting else estimate(self, fold_seconds, algorithm, rows)
 
     monkeypatch.setattr(refit, "_sample_model", sample_model_noted)
     monkeypatch.setattr(Search, "refit_estimate", too_slow)
@@ -378,3 +381,39 @@ def test_a_short_refit_keeps_at_least_the_rows_of_a_fold(monkeypatch):
     model.fit(make_mixed(400, seed=3), target="bought")
     assert refitting and model.card["data"]["rows"] == 400
     assert model.card["refit"]["rows"] == 300  # 3 of 4 folds, not 5% of the rows
+
+
+def test_the_refit_has_every_core_and_is_planned_with_what_threads_gain(monkeypatch):
+    """The search's workers each fit with one thread; the refit, alone then, fits with all
+    of them, and its estimate divides by what the threads gain for the algorithm as
+    measured (an unmeasured one, a third party's, is planned as if on one core)."""
+    from automl import search
+    from automl.search import Search
+
+    model = AutoML(
+        time_budget=30, n_trials=2, cv=3, algorithms=["lightgbm"], n_jobs=2,
+        parallel_trials=True, explanations=False, learning_curve=False,
+    )  # fmt: skip
+    model.fit(make_mixed(400, seed=2), target="bought")
+    fitted = [s for s in _estimators(model.pipeline_) if type(s).__name__ == "LGBMClassifier"]
+    assert fitted and all(s.get_params()["n_jobs"] == 2 for s in fitted)
+
+    table = make_mixed(300, seed=1)
+    schema = infer_schema(table, "bought", None, "test")
+    registry = get_registry()
+    settings = Settings(
+        metric=registry.metric("roc_auc"), algorithms=[registry.algorithm("lightgbm")],
+        task=Task.BINARY, cv=3, seed=0, n_jobs=1, n_trials=1, parallel=2,
+    )  # fmt: skip
+    X, y = prepare(table, schema, "test"), encode_target(table["bought"], schema)
+    with Worker() as worker:
+        runner = Search(X, y, schema, settings, Budget(time.monotonic(), 60), ignore, worker)
+    monkeypatch.setattr(search, "THREAD_EXPONENTS", {"lightgbm": 0.8})
+    alone = runner.refit_estimate(1.0, "third_party")
+    assert alone == pytest.approx((300 / 200) ** search.REFIT_EXPONENT)
+    assert runner.refit_estimate(1.0, "lightgbm") == pytest.approx(alone / 2**0.8)
+
+
+def _estimators(pipeline):
+    """The estimators inside a fitted pipeline (its wrappers' and ensembles' too)."""
+    return [v for v in pipeline.get_params(deep=True).values() if hasattr(v, "fit")]
