@@ -416,8 +416,6 @@ class AutoML:
                 dataclasses.replace(runner.context, n_rows=len(runner.sample)),
                 settings.portfolio,
                 first,
-                budget=runner.budget.remaining(),
-                folds=len(runner.folds),
             )
         path = Path(table).resolve() if isinstance(table, str | os.PathLike) else None
         job = {

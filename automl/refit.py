@@ -126,9 +126,7 @@ def _refit_members(
             continue
         rows = np.arange(len(runner.y))
         try:
-            pipeline, seconds = _fit(
-                runner, _candidate(runner, trial), rows, hard_end - budget.finish, cancel
-            )
+            pipeline, seconds = _fit(runner, trial, rows, hard_end - budget.finish, cancel)
         except TimeUp:
             break  # the worker was stopped at the hard end: no time for anything else
         except TrialFailed:
@@ -140,16 +138,19 @@ def _refit_members(
 
 def _fit(
     runner: Search,
-    candidate: Any,
+    trial: Any,
     rows: np.ndarray,
     deadline: float,
     cancel: threading.Event | None,
 ) -> tuple[Any, float]:
-    """The candidate fitted for export: on `rows` with every core, or, with bagging
-    (`Search.bags`), its models of the search's folds, a worker each, averaged; and the
-    seconds it took."""
+    """The trial's model fitted for export: on `rows` (with `Search.refit_threads`), or,
+    with bagging (`Search.bags`), its models of the search's folds, a worker each,
+    averaged; and the seconds it took."""
     if not runner.bags() or len(rows) < len(runner.y):
-        return runner.worker.refit(candidate, rows, deadline, cancel, runner.cores)
+        threads = runner.refit_threads(trial.params["algorithm"], len(rows))
+        candidate = _candidate(runner, trial, threads)
+        return runner.worker.refit(candidate, rows, deadline, cancel, threads)
+    candidate = _candidate(runner, trial, runner.settings.n_jobs)
     started = time.monotonic()
     folds = runner.folds[: runner.settings.cv]
     workers = [runner.idle.get() for _ in range(runner.settings.parallel)]
@@ -179,9 +180,7 @@ def _estimate(runner: Search, trial: Any, rows: int | None = None) -> float:
     return runner.refit_estimate(trial.user_attrs["fold_seconds"], trial.params["algorithm"], rows)
 
 
-def _candidate(runner: Search, trial: Any) -> Any:
-    """The trial's model to refit: with every core unless its folds' models are bagged
-    (one worker, with the trial's threads, each)."""
+def _candidate(runner: Search, trial: Any, threads: int) -> Any:
     settings = runner.settings
     return build_candidate(
         runner.algorithms[trial.params["algorithm"]],
@@ -189,7 +188,7 @@ def _candidate(runner: Search, trial: Any) -> Any:
         trial.user_attrs["params"],
         settings.task,
         settings.seed,
-        settings.n_jobs if runner.bags() else runner.cores,
+        threads,
     )
 
 
@@ -209,8 +208,7 @@ def _refit(
     errors = []
     for trial in [ranked[0]] + ([fastest] if fastest.number != ranked[0].number else []):
         algorithm = runner.algorithms[trial.params["algorithm"]]
-        candidate = _candidate(runner, trial)
-        in_hand = _sample_model(runner, candidate, trial, budget, cancel)
+        in_hand = _sample_model(runner, trial, budget, cancel)
         available = hard_end - budget.finish - time.monotonic()
         estimate = _estimate(runner, trial)
         # Never fewer rows than a fold's model learnt from, the model the CV estimate is
@@ -222,7 +220,7 @@ def _refit(
         try:
             # Planned within the time after which the explanation and export still fit,
             # but stopped only when the export alone would not: a model first.
-            pipeline, seconds = _fit(runner, candidate, rows, hard_end - EXPORT_SECONDS, cancel)
+            pipeline, seconds = _fit(runner, trial, rows, hard_end - EXPORT_SECONDS, cancel)
         except (TimeUp, TrialFailed) as exc:
             if in_hand is not None:
                 return Final(in_hand, trial, len(runner.sample))
@@ -235,7 +233,6 @@ def _refit(
 
 def _sample_model(
     runner: Search,
-    candidate: Any,
     trial: Any,
     budget: Budget,
     cancel: threading.Event | None,
@@ -248,13 +245,14 @@ def _sample_model(
     available = _hard_end(budget) - budget.finish - time.monotonic()
     if _estimate(runner, trial, len(sample)) > SAMPLE_REFIT_SHARE * available:
         return None
+    threads = runner.refit_threads(trial.params["algorithm"], len(sample))
     try:
         pipeline, seconds = runner.worker.refit(
-            candidate,
+            _candidate(runner, trial, threads),
             sample,
             time.monotonic() + SAMPLE_REFIT_SHARE * available,
             cancel,
-            runner.cores,
+            threads,
         )
     except (TimeUp, TrialFailed):
         return None

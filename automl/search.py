@@ -41,19 +41,17 @@ EXPORT_SECONDS = 1.0
 # 200,000, 22.5 s on 1,000,000: r ** 0.87). Forests grow faster than that (n log n): on a
 # big table, the refit keeps a model of the search's sample in hand (see `automl.refit`).
 REFIT_EXPONENT = 0.9
-# The refit has every core of the run, while a fold had its trial's share of them: with
-# c times a fold's threads, an algorithm's refit takes 1 / c ** e of the time. e measured
-# with `benchmarks/refit_scaling.py --threads 1 2` on 2 cores (refit-scaling-20261205-030528
-# and -030859): LightGBM 0.92, histogram boosting 0.76, extra trees 0.97 and a random forest
-# 0.99, rounded down; the linear model (-0.13), k-NN (0.14) and the MLP (-0.21) gained
-# nothing. An algorithm not listed (a third party's) is planned as if on one core, the
-# safe side: its refit ends early rather than late.
-THREAD_EXPONENTS: dict[str, float] = {
-    "lightgbm": 0.9,
-    "hist_gradient_boosting": 0.75,
-    "extra_trees": 0.95,
-    "random_forest": 0.95,
-}
+# A big refit fits with every core of the run (the workers are idle then), while a fold
+# had one thread: in a worker process, whose OpenMP threads sleep while they wait,
+# LightGBM's first default took 26.1 s on 1,000,000 rows of 50 columns with one thread
+# and 14.4 s with two, 5.7 s and 3.6 s on 200,000, but on 20,000 rows two threads were
+# slower (1.2 s against 1.0 s), and histogram boosting gained nothing up to 100,000 rows
+# (3.2 s against 2.9 s). So only an algorithm listed here, on THREADED_REFIT_ROWS rows
+# or more, gets the cores, and its refit is planned to take 1 / c ** e of the time with c
+# times the threads: e as measured on the fewest such rows (2 cores, 200,000 rows:
+# 5.7 / 3.6 s, e = 0.69).
+THREAD_EXPONENTS: dict[str, float] = {"lightgbm": 0.69}
+THREADED_REFIT_ROWS = 200_000
 # Trials on bigger tables use a sample of this many rows: a first look at a million rows
 # would take most of a short budget for one trial (measured: 15 s a fold for LightGBM on
 # 800,000 rows); the winner is refitted on all rows.
@@ -72,9 +70,6 @@ MAX_ERRORS_IN_A_ROW = 3
 MAX_SKIPPED_IN_A_ROW = 20
 # Once one trial is complete, no single trial may take more than this share of the search.
 MAX_TRIAL_SHARE = 0.4
-# A portfolio entry predicted to take more than this share of the budget runs after the
-# others (see `first_trials`).
-BUDGET_SHARE = 0.5
 # The first trial of an algorithm not yet in the ensemble pool is not pruned for its
 # score while finishing it takes at most this share of the budget left.
 SPARE_SHARE = 0.05
@@ -294,8 +289,6 @@ def first_trials(
     algorithms: Sequence[Algorithm],
     context: SearchContext,
     portfolio: bool = True,
-    budget: float | None = None,
-    folds: int = 1,
 ) -> list[tuple[str, dict[str, Any]]]:
     """The trials to run before the sampler proposes its own, in order.
 
@@ -310,27 +303,18 @@ def first_trials(
     imbalanced classes, each algorithm whose space offers class weights also gets its
     first entry with balanced weights, right after it.
 
-    With a `budget` (seconds of search) and the `folds` a trial runs, a portfolio entry
-    whose cross-validation is predicted (`portfolio.SECONDS`, from this table's size) to
-    take more than `BUDGET_SHARE` of it goes after the others: a short budget is not spent
-    on one slow trial before the cheap ones.
+    The order is the portfolio's whatever the budget: putting the entries predicted
+    (`portfolio.SECONDS`) to take over half the budget last was worse at 10 s on 6 of the
+    12 benchmark tables, and better on 1 (see docs/search.md); the time each trial may take
+    is judged as it runs, from what earlier trials measured (`Search._check_time`).
     """
     searched = {a.name: a for a in algorithms}
     chosen: list[tuple[str, dict[str, Any]]] = []
     if portfolio:
-        from automl.portfolio import PORTFOLIO, SECONDS, SMALL_ROWS
+        from automl.portfolio import PORTFOLIO, SMALL_ROWS
 
         bucket = "small" if context.n_rows < SMALL_ROWS else "large"
-        entries = list(zip(PORTFOLIO[bucket], SECONDS[bucket], strict=True))
-        if budget is not None:
-            cells = table_cells(context.n_rows, context.n_columns, context.n_classes)
-            slow = [
-                folds * t * cells**exponent > BUDGET_SHARE * budget for _, (t, exponent) in entries
-            ]
-            entries = [e for e, late in zip(entries, slow, strict=True) if not late] + [
-                e for e, late in zip(entries, slow, strict=True) if late
-            ]
-        chosen = [(name, dict(params)) for (name, params), _ in entries if name in searched]
+        chosen = [(name, dict(params)) for name, params in PORTFOLIO[bucket] if name in searched]
         covered = {name for name, _ in chosen}
         chosen += [
             (a.name, dict(a.defaults[0]))
@@ -445,18 +429,16 @@ def enqueue_first_trials(
     context: SearchContext,
     portfolio: bool = True,
     before: Sequence[tuple[str, Mapping[str, Any]]] = (),
-    budget: float | None = None,
-    folds: int = 1,
 ) -> None:
-    """Enqueue `first_trials` (with `budget` and `folds`), in order, after the
-    configurations `before` (a retrained model's) whose algorithm is searched."""
+    """Enqueue `first_trials`, in order, after the configurations `before` (a retrained
+    model's) whose algorithm is searched."""
     searched = {a.name: a for a in algorithms}
     earlier = [
         (name, _searched_part(searched[name], dict(params), context))
         for name, params in before
         if name in searched
     ]
-    later = first_trials(algorithms, context, portfolio, budget, folds)
+    later = first_trials(algorithms, context, portfolio)
     for name, params in [*earlier, *later]:
         fixed = {f"{name}:{k}": v for k, v in params.items()}
         study.enqueue_trial({"algorithm": name, **fixed}, skip_if_exists=True)
@@ -584,20 +566,23 @@ class Search:
         """Whether the exported models are bags of fold models (see `Settings.bagging`)."""
         return self.settings.bagging and len(self.sample) == len(self.y)
 
-    @property
-    def cores(self) -> int:
-        """The threads a refit may use: every core of the run, as the workers are idle."""
-        return self.settings.n_jobs * self.settings.parallel
+    def refit_threads(self, algorithm: str, rows: int) -> int:
+        """The threads a refit of `algorithm` on `rows` rows fits with: every core of the
+        run where that was measured to pay (see THREAD_EXPONENTS), else a trial's."""
+        if algorithm in THREAD_EXPONENTS and rows >= THREADED_REFIT_ROWS:
+            return self.settings.n_jobs * self.settings.parallel
+        return self.settings.n_jobs
 
     def refit_estimate(self, fold_seconds: float, algorithm: str, rows: int | None = None) -> float:
-        """Seconds a refit of `algorithm` on all rows (or on `rows` rows) with every core
-        should take, from a fold's fit on fewer rows with fewer threads; with bagging, the
-        fold models' fits, a worker each at once."""
+        """Seconds a refit of `algorithm` on all rows (or on `rows` rows) should take, from
+        a fold's fit on fewer rows (with `refit_threads`' gain); with bagging, the fold
+        models' fits, a worker each at once."""
         if rows is None and self.bags():
             return fold_seconds * math.ceil(self.settings.cv / self.settings.parallel)
-        fold_rows = len(self.folds[0][0])
-        threads = (self.cores / self.settings.n_jobs) ** THREAD_EXPONENTS.get(algorithm, 0.0)
-        return fold_seconds * ((rows or len(self.y)) / fold_rows) ** REFIT_EXPONENT / threads
+        rows = rows or len(self.y)
+        more = self.refit_threads(algorithm, rows) / self.settings.n_jobs
+        gain = more ** THREAD_EXPONENTS.get(algorithm, 0.0)
+        return fold_seconds * (rows / len(self.folds[0][0])) ** REFIT_EXPONENT / gain
 
     def selection_estimate(self) -> float:
         """Seconds the ensemble selection over the current pool should take."""

@@ -244,8 +244,6 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     # The parts of issue 18, each turned off, or on where it is not the default.
     "automl-nocalibration": {"patch": {"automl.calibrate.MIN_GAIN": float("inf")}},
     "automl-noguard": {"patch": {"automl.guard.apply": _unguarded}},
-    "automl-nobudgetorder": {"patch": {"automl.search.BUDGET_SHARE": float("inf")}},
-    "automl-budgetorder-whole": {"patch": {"automl.search.BUDGET_SHARE": 1.0}},
     "automl-nocurve": {"learning_curve": False},
     "automl-bagged": {"bagging": True},
     "automl-catboost": {"plugins": f"{AUTOML_PLUGINS},catboost"},

@@ -383,20 +383,13 @@ def test_a_short_refit_keeps_at_least_the_rows_of_a_fold(monkeypatch):
     assert model.card["refit"]["rows"] == 300  # 3 of 4 folds, not 5% of the rows
 
 
-def test_the_refit_has_every_core_and_is_planned_with_what_threads_gain(monkeypatch):
-    """The search's workers each fit with one thread; the refit, alone then, fits with all
-    of them, and its estimate divides by what the threads gain for the algorithm as
-    measured (an unmeasured one, a third party's, is planned as if on one core)."""
+def test_a_big_refit_has_every_core_and_is_planned_with_what_threads_gain(monkeypatch):
+    """The search's workers each fit with one thread; a big refit of an algorithm that
+    gains from threads, alone then, fits with all of them, and its estimate divides by the
+    measured gain. A small one, or an algorithm not measured (a third party's), keeps a
+    trial's threads: with sleeping OpenMP threads, two were slower on 20,000 rows."""
     from automl import search
     from automl.search import Search
-
-    model = AutoML(
-        time_budget=30, n_trials=2, cv=3, algorithms=["lightgbm"], n_jobs=2,
-        parallel_trials=True, explanations=False, learning_curve=False,
-    )  # fmt: skip
-    model.fit(make_mixed(400, seed=2), target="bought")
-    fitted = [s for s in _estimators(model.pipeline_) if type(s).__name__ == "LGBMClassifier"]
-    assert fitted and all(s.get_params()["n_jobs"] == 2 for s in fitted)
 
     table = make_mixed(300, seed=1)
     schema = infer_schema(table, "bought", None, "test")
@@ -408,10 +401,23 @@ def test_the_refit_has_every_core_and_is_planned_with_what_threads_gain(monkeypa
     X, y = prepare(table, schema, "test"), encode_target(table["bought"], schema)
     with Worker() as worker:
         runner = Search(X, y, schema, settings, Budget(time.monotonic(), 60), ignore, worker)
-    monkeypatch.setattr(search, "THREAD_EXPONENTS", {"lightgbm": 0.8})
-    alone = runner.refit_estimate(1.0, "third_party")
-    assert alone == pytest.approx((300 / 200) ** search.REFIT_EXPONENT)
-    assert runner.refit_estimate(1.0, "lightgbm") == pytest.approx(alone / 2**0.8)
+    one_core = (300 / 200) ** search.REFIT_EXPONENT
+    assert runner.refit_threads("lightgbm", 300) == 1
+    assert runner.refit_estimate(1.0, "lightgbm") == pytest.approx(one_core)
+    monkeypatch.setattr(search, "THREADED_REFIT_ROWS", 250)
+    assert runner.refit_threads("lightgbm", 300) == 2 and runner.refit_threads("lightgbm", 200) == 1
+    gain = 2 ** search.THREAD_EXPONENTS["lightgbm"]
+    assert runner.refit_estimate(1.0, "lightgbm") == pytest.approx(one_core / gain)
+    assert runner.refit_threads("third_party", 300) == 1
+    assert runner.refit_estimate(1.0, "third_party") == pytest.approx(one_core)
+
+    model = AutoML(
+        time_budget=30, n_trials=2, cv=3, algorithms=["lightgbm"], n_jobs=2,
+        parallel_trials=True, explanations=False, learning_curve=False,
+    )  # fmt: skip
+    model.fit(make_mixed(400, seed=2), target="bought")
+    fitted = [e for e in _estimators(model.pipeline_) if type(e).__name__ == "LGBMClassifier"]
+    assert fitted and all(e.get_params()["n_jobs"] == 2 for e in fitted)
 
 
 def _estimators(pipeline):

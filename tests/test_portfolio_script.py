@@ -227,25 +227,3 @@ def test_a_candidate_is_evaluated_with_the_values_its_space_sets_unsearched():
         "weights": "distance",
         "p": 2,
     }
-
-
-def test_a_short_budget_puts_the_entries_predicted_to_be_slow_last():
-    """On a table of breast cancer's size (426 x 30), the MLP's cross-validation (5 folds,
-    3 repeats) is predicted at about 12 s: half of a 60 s budget is room enough,
-    but at 10 s the cheaper entries go first."""
-    from automl.contract import SearchContext
-    from automl.plugins import get_registry
-    from automl.portfolio import PORTFOLIO
-    from automl.search import first_trials
-
-    algorithms = get_registry().algorithms_for(Task.BINARY)
-    context = SearchContext(Task.BINARY, 426, 30, 2)
-    unhurried = [name for name, _ in first_trials(algorithms, context, True, None, 15)]
-    entries = len(PORTFOLIO["small"])  # then the first defaults of the other algorithms
-    assert unhurried[:entries] == [name for name, _ in PORTFOLIO["small"]]
-    assert [n for n, _ in first_trials(algorithms, context, True, 60, 15)] == unhurried
-    hurried = [name for name, _ in first_trials(algorithms, context, True, 10, 15)]
-    assert sorted(hurried) == sorted(unhurried)
-    # The first extra trees (6 s) and the MLP go after both LightGBM entries (about 1 s).
-    assert hurried[0] == "lightgbm" and hurried.index("mlp") > hurried.index("lightgbm", 1)
-    assert hurried.index("extra_trees") > 0
