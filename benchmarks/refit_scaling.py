@@ -1,21 +1,22 @@
 """How a model's fit time grows with its rows and threads: the evidence for
-`search.REFIT_EXPONENT` and `refit.THREAD_EXPONENTS`.
+`search.REFIT_EXPONENT` and `search.THREAD_EXPONENTS`.
 
     python benchmarks/refit_scaling.py
     python benchmarks/refit_scaling.py --algorithms lightgbm --rows 48000 200000 1000000
-    python benchmarks/refit_scaling.py --algorithms lightgbm linear --rows 200000 --threads 1 2
+    python benchmarks/refit_scaling.py --algorithms lightgbm --rows 20000 200000 1000000 --threads 1 2
 
 The search estimates the refit of its winner on all rows from the time a fold took, as
 that time times (the refit's rows over a fold's training rows) to the power
 `REFIT_EXPONENT`. This fits each algorithm's first default (behind automl's
-preprocessing, one thread, as a worker process refits) on growing numbers of rows of the
-generated table of `bigtable.py` (50 numeric columns, a binary target), times each fit,
-and fits seconds = a * rows ** p by least squares on the logarithms. Writes
+preprocessing, one thread) in a worker process, as a run refits, on growing numbers of
+rows of the generated table of `bigtable.py` (50 numeric columns, a binary target), times
+each fit, and fits seconds = a * rows ** p by least squares on the logarithms. Writes
 benchmarks/results/refit-scaling-<YYYYMMDD-HHMMSS>.json.
 
-The refit has every core of the run (the search's workers are idle then), while a fold
-had one. With `--threads 1 2`, each fit is also timed with two threads and the file gives
-e in seconds(threads) = seconds(1) / threads ** e for each algorithm.
+A fold fits with one thread, while the refit runs alone and could have every core. With
+`--threads 1 2`, each fit is also timed with two threads and the file gives e in
+seconds(2) = seconds(1) / 2 ** e for each algorithm and row count: whether, and from how
+many rows, the threads pay in a worker process, whose OpenMP threads sleep while waiting.
 """
 
 from __future__ import annotations
@@ -41,11 +42,9 @@ ROWS = {
 }
 
 
-def measure(algorithm: str, rows: list[int], X, y, schema, threads: int = 1) -> dict:
-    """The seconds of one fit with `threads` threads on each number of rows, and the power
-    fitted to them."""
-    from threadpoolctl import threadpool_limits
-
+def measure(algorithm: str, rows: list[int], worker, schema, threads: int = 1) -> dict:
+    """The seconds of one refit in `worker` with `threads` threads on each number of
+    rows, and the power fitted to them."""
     from automl.contract import Task
     from automl.plugins import get_registry
     from automl.preprocess import build_candidate
@@ -55,11 +54,10 @@ def measure(algorithm: str, rows: list[int], X, y, schema, threads: int = 1) -> 
     seconds = []
     for n in rows:
         candidate = build_candidate(found, schema, params, Task.BINARY, 0, threads)
-        started = time.perf_counter()
-        with threadpool_limits(limits=threads):  # as the worker process caps them
-            candidate.fit(X.iloc[:n], y[:n])
-        seconds.append(round(time.perf_counter() - started, 3))
-        print(f"{algorithm} on {n} rows, {threads} threads: {seconds[-1]:.2f} s", file=sys.stderr)
+        # The worker's own clock: the fit alone, not the pipe.
+        _, took = worker.refit(candidate, np.arange(n), time.monotonic() + 3600, None, threads)
+        seconds.append(round(took, 3))
+        print(f"{algorithm} on {n} rows, {threads} threads: {took:.2f} s", file=sys.stderr)
     found = {
         "algorithm": algorithm,
         "threads": threads,
@@ -123,11 +121,15 @@ def main(argv: list[str] | None = None) -> int:
     schema = data.infer_schema(frame, "target", None, "table")
     X = data.prepare(frame, schema, "table")
     y = data.encode_target(frame["target"], schema)
-    results = [
-        measure(a, list(args.rows or ROWS[a]), X, y, schema, threads)
-        for a in args.algorithms
-        for threads in args.threads
-    ]
+    from automl.worker import Worker
+
+    with Worker() as worker:
+        worker.set_data(X, y, [], True, 1)
+        results = [
+            measure(a, list(args.rows or ROWS[a]), worker, schema, threads)
+            for a in args.algorithms
+            for threads in args.threads
+        ]
     record = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "columns": 50,
