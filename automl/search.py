@@ -42,15 +42,16 @@ EXPORT_SECONDS = 1.0
 # big table, the refit keeps a model of the search's sample in hand (see `automl.refit`).
 REFIT_EXPONENT = 0.9
 # A big refit fits with every core of the run (the workers are idle then), while a fold
-# had one thread: in a worker process, whose OpenMP threads sleep while they wait,
-# LightGBM's first default took 26.1 s on 1,000,000 rows of 50 columns with one thread
-# and 14.4 s with two, 5.7 s and 3.6 s on 200,000, but on 20,000 rows two threads were
-# slower (1.2 s against 1.0 s), and histogram boosting gained nothing up to 100,000 rows
-# (3.2 s against 2.9 s). So only an algorithm listed here, on THREADED_REFIT_ROWS rows
-# or more, gets the cores, and its refit is planned to take 1 / c ** e of the time with c
-# times the threads: e as measured on the fewest such rows (2 cores, 200,000 rows:
-# 5.7 / 3.6 s, e = 0.69).
-THREAD_EXPONENTS: dict[str, float] = {"lightgbm": 0.69}
+# had one thread. In a worker process, whose OpenMP threads sleep while they wait,
+# LightGBM's first default took 28.2 s on 1,000,000 rows of 50 columns with one thread and
+# 17.3 s with two, 5.7 s and 4.0 s on 200,000 rows, but on 20,000 rows two threads were
+# slower (1.07 s against 0.97 s), and histogram boosting's were slower up to 200,000 rows
+# but for a fifth (benchmarks/refit_scaling.py --threads 1 2: refit-scaling-20261205-035403;
+# an earlier run, 14.4 s and 3.6 s). So only an algorithm listed here, on
+# THREADED_REFIT_ROWS rows or more, gets the cores, and its refit is planned to take
+# 1 / c ** e of the time with c times the threads: e the least measured on such rows
+# (2 cores, 200,000 rows: 5.7 / 4.0 s, e = 0.50).
+THREAD_EXPONENTS: dict[str, float] = {"lightgbm": 0.5}
 THREADED_REFIT_ROWS = 200_000
 # Trials on bigger tables use a sample of this many rows: a first look at a million rows
 # would take most of a short budget for one trial (measured: 15 s a fold for LightGBM on
