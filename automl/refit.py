@@ -147,9 +147,7 @@ def _fit(
     with bagging (`Search.bags`), its models of the search's folds, a worker each,
     averaged; and the seconds it took."""
     if not runner.bags() or len(rows) < len(runner.y):
-        threads = runner.refit_threads(trial.params["algorithm"], len(rows))
-        candidate = _candidate(runner, trial, threads)
-        return runner.worker.refit(candidate, rows, deadline, cancel, threads)
+        return _fit_once(runner, trial, rows, deadline, cancel)
     candidate = _candidate(runner, trial, runner.settings.n_jobs)
     started = time.monotonic()
     folds = runner.folds[: runner.settings.cv]
@@ -173,6 +171,19 @@ def _fit(
 
 def _hard_end(budget: Budget) -> float:
     return budget.end + REFIT_GRACE_SHARE * budget.seconds + REFIT_GRACE_SECONDS
+
+
+def _fit_once(
+    runner: Search,
+    trial: Any,
+    rows: np.ndarray,
+    deadline: float,
+    cancel: threading.Event | None,
+) -> tuple[Any, float]:
+    """The trial's model fitted on `rows` in one worker, with `Search.refit_threads`."""
+    threads = runner.refit_threads(trial.params["algorithm"], len(rows))
+    candidate = _candidate(runner, trial, threads)
+    return runner.worker.refit(candidate, rows, deadline, cancel, threads)
 
 
 def _estimate(runner: Search, trial: Any, rows: int | None = None) -> float:
@@ -245,14 +256,9 @@ def _sample_model(
     available = _hard_end(budget) - budget.finish - time.monotonic()
     if _estimate(runner, trial, len(sample)) > SAMPLE_REFIT_SHARE * available:
         return None
-    threads = runner.refit_threads(trial.params["algorithm"], len(sample))
     try:
-        pipeline, seconds = runner.worker.refit(
-            _candidate(runner, trial, threads),
-            sample,
-            time.monotonic() + SAMPLE_REFIT_SHARE * available,
-            cancel,
-            threads,
+        pipeline, seconds = _fit_once(
+            runner, trial, sample, time.monotonic() + SAMPLE_REFIT_SHARE * available, cancel
         )
     except (TimeUp, TrialFailed):
         return None

@@ -3,7 +3,7 @@
 
     python benchmarks/refit_scaling.py
     python benchmarks/refit_scaling.py --algorithms lightgbm --rows 48000 200000 1000000
-    python benchmarks/refit_scaling.py --algorithms lightgbm --rows 20000 200000 1000000 --threads 1 2
+    python benchmarks/refit_scaling.py --algorithms lightgbm --rows 20000 200000 --threads 1 2
 
 The search estimates the refit of its winner on all rows from the time a fold took, as
 that time times (the refit's rows over a fold's training rows) to the power
@@ -58,7 +58,7 @@ def measure(algorithm: str, rows: list[int], worker, schema, threads: int = 1) -
         _, took = worker.refit(candidate, np.arange(n), time.monotonic() + 3600, None, threads)
         seconds.append(round(took, 3))
         print(f"{algorithm} on {n} rows, {threads} threads: {took:.2f} s", file=sys.stderr)
-    found = {
+    result = {
         "algorithm": algorithm,
         "threads": threads,
         "params": params,
@@ -67,9 +67,9 @@ def measure(algorithm: str, rows: list[int], worker, schema, threads: int = 1) -
     }
     if len(rows) > 1:
         power, log_a = np.polyfit(np.log(rows), np.log(seconds), 1)
-        found["power"] = round(float(power), 3)
-        found["seconds_at_1m"] = round(float(np.exp(log_a) * 1e6**power), 2)
-    return found
+        result["power"] = round(float(power), 3)
+        result["seconds_at_1m"] = round(float(np.exp(log_a) * 1e6**power), 2)
+    return result
 
 
 def thread_exponents(results: list[dict]) -> list[dict]:
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         default=[1],
         help="thread counts to fit with (default: 1); with 1 and more, how the threads divide"
-        " the time (the evidence for automl.refit.THREAD_EXPONENTS)",
+        " the time (the evidence for automl.search.THREAD_EXPONENTS)",
     )
     args = parser.parse_args(argv)
     from automl import data
