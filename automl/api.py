@@ -60,6 +60,7 @@ from automl.search import (
     enqueue_first_trials,
     make_pruner,
     make_sampler,
+    partial_trial,
     quiet_optuna,
     ranked_trials,
     search_rows,
@@ -471,11 +472,24 @@ class AutoML:
                 hint="Check the algorithms' plugins (automl plugins), or try other --algorithms.",
             )
         if not ranked:
-            raise SearchError(
-                f"No trial finished within the {budget.seconds:g} s budget"
-                f" ({trials_words(counts)}).",
-                hint=_no_trial_hint(the_study),
+            rescued = partial_trial(the_study, settings.metric, len(runner.folds))
+            if rescued is None:
+                raise SearchError(
+                    f"No trial finished within the {budget.seconds:g} s budget"
+                    f" ({trials_words(counts)}).",
+                    hint=_no_trial_hint(the_study),
+                )
+            part = rescued.user_attrs["partial"]
+            warnings.warn(
+                f"No trial finished its {part['of']} folds within the {budget.seconds:g} s"
+                f" budget: the model is {rescued.params['algorithm']} (trial {rescued.number},"
+                f" a copy of trial {part['trial']}), scored on the folds that trial finished"
+                f" ({part['folds']} of {part['of']}), a rougher estimate; its probabilities"
+                " are not calibrated. Give a larger --time-budget.",
+                AutoMLWarning,
+                stacklevel=4,
             )
+            ranked = [rescued]
         return ranked
 
     def _validate_options(self) -> None:

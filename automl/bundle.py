@@ -345,9 +345,17 @@ def _test_lines(test: Mapping[str, Any], metric: str) -> list[str]:
 
 def cv_words(cv: Mapping[str, Any]) -> str:
     """How the model card's score was cross-validated: "5 folds", or with repeats
-    "5 folds, repeated 3 times"."""
+    "5 folds, repeated 3 times"; on part of them, "2 of its 15 folds (5 folds, ...)"."""
     repeats = cv.get("repeats", 1)
-    return f"{cv['folds']} folds" + (f", repeated {repeats} times" if repeats > 1 else "")
+    words = f"{cv['folds']} folds" + (f", repeated {repeats} times" if repeats > 1 else "")
+    return f"{partial_words(cv)} ({words})" if cv.get("partial") else words
+
+
+def partial_words(cv: Mapping[str, Any]) -> str:
+    """For a model scored on part of its folds (no trial finished them all: see
+    `automl.search.partial_trial`), "2 of its 15 folds"; else ""."""
+    part = cv.get("partial")
+    return f"{part['folds']} of its {part['of']} folds" if part else ""
 
 
 def refit_line(card: Mapping[str, Any]) -> str:

@@ -80,13 +80,17 @@ def _cv_section(final: Final, folds: int, repeats: int) -> dict[str, Any]:
         scores, score = final.ensemble.fold_scores, final.ensemble.score
     else:
         scores, score = final.trial.user_attrs["fold_scores"], final.trial.value
-    return {
+    section = {
         "folds": folds,
         "repeats": repeats,
         "score": score,
         "std": float(np.std(scores)),
         "fold_scores": scores,
     }
+    if final.ensemble is None and "partial" in final.trial.user_attrs:
+        # No trial finished its folds (`search.partial_trial`): scored on fewer.
+        section["partial"] = final.trial.user_attrs["partial"]
+    return section
 
 
 def _best_section(final: Final) -> dict[str, Any]:
@@ -126,7 +130,11 @@ def count_states(the_study: Any) -> dict[str, int]:
     failed = [t for t in trials if t.state is TrialState.FAIL]
     stopped = sum(bool(t.user_attrs.get("stopped")) for t in failed)
     return {
-        "complete": sum(t.state is TrialState.COMPLETE for t in trials),
+        # A trial scored on part of its folds (`search.partial_trial`) is a copy of a
+        # pruned or stopped one, counted there.
+        "complete": sum(
+            t.state is TrialState.COMPLETE and "partial" not in t.user_attrs for t in trials
+        ),
         "pruned": sum(t.state is TrialState.PRUNED for t in trials),
         "stopped": stopped,
         "failed": len(failed) - stopped,

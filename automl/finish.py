@@ -133,7 +133,8 @@ def finish(
     schema = runner.schema
     preparing = time.monotonic()
     raw = out_of_fold(runner, final)
-    if raw is None and schema.classes is not None:
+    # A trial scored on part of its folds was said so with its own warning (`AutoML._search`).
+    if raw is None and schema.classes is not None and "partial" not in final.trial.user_attrs:
         warnings.warn(
             "The out-of-fold predictions of the exported model were not kept (its trials"
             " ran in another process, or before the run was resumed): its probabilities"

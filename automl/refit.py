@@ -239,7 +239,10 @@ def _refit(
             continue
         runner.refit_seconds += seconds
         return Final(pipeline, trial, len(rows))
-    raise SearchError("The winning model could not be refitted: " + "; ".join(errors))
+    raise SearchError(
+        "The winning model could not be refitted: " + "; ".join(errors),
+        hint="Give a larger --time-budget." if any("out of time" in e for e in errors) else None,
+    )
 
 
 def _sample_model(

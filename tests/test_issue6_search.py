@@ -10,10 +10,11 @@ import optuna
 import pytest
 from support import make_mixed
 
-from automl import AutoML, search
+from automl import AutoML, bundle, search
 from automl.api import _cores, cv_repeats
 from automl.contract import SearchContext, Task
 from automl.data import encode_target, infer_schema, prepare
+from automl.errors import AutoMLWarning
 from automl.events import TrialFinished
 from automl.plugins import get_registry
 from automl.portfolio import PORTFOLIO, SMALL_ROWS
@@ -288,3 +289,39 @@ def test_an_algorithms_first_trial_is_not_pruned_for_its_score_when_it_may_join_
     else:
         # Without an ensemble, nothing is gained by finishing it.
         assert (first.state, first.reason) == ("pruned", median)
+
+
+def test_when_no_trial_finishes_its_folds_the_one_that_finished_most_is_exported(
+    slow_plugins, mixed, monkeypatch
+):
+    # One worker and one trial, whose folds take 2.5 s each: after its first fold its pace
+    # says the other two will not be done by the search's deadline, so it is stopped. Before,
+    # the run ended with "No trial finished"; now it exports that trial, scored on its one
+    # fold, and says so.
+    queued = [("plodding", {"seconds": 2.5})]
+    monkeypatch.setattr(search, "first_trials", lambda *args, **kwargs: queued)
+    events: list[TrialFinished] = []
+    model = AutoML(
+        time_budget=8,
+        cv=3,
+        cv_repeats=1,
+        n_trials=1,
+        algorithms=["plodding"],
+        n_jobs=1,
+        explanations=False,
+        learning_curve=False,
+        on_event=lambda e: events.append(e) if isinstance(e, TrialFinished) else None,
+    )
+    with pytest.warns(AutoMLWarning, match=r"No trial finished its 3 folds.*\(1 of 3\)"):
+        model.fit(mixed, target="bought")
+    assert [(e.number, e.state, e.reason) for e in events] == [
+        (0, "pruned", "too slow for the budget left")
+    ]
+    card = model.card
+    assert card["trials"]["complete"] == 0 and card["trials"]["pruned"] == 1
+    assert card["cv"]["partial"] == {"trial": 0, "folds": 1, "of": 3}
+    assert len(card["cv"]["fold_scores"]) == 1
+    assert card["cv"]["score"] == pytest.approx(card["cv"]["fold_scores"][0])
+    assert card["best"]["algorithm"] == "plodding"
+    assert bundle.cv_words(card["cv"]) == "1 of its 3 folds (3 folds)"
+    assert len(model.predict(mixed.drop(columns="bought"))) == len(mixed)

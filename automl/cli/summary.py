@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from automl.bundle import model_words
+from automl.bundle import model_words, partial_words
 from automl.events import trials_words
 
 LEADERBOARD_ROWS = 10
@@ -34,7 +34,12 @@ def summary(card: dict[str, Any], output: Path, wall_seconds: float) -> dict[str
         "score": card["cv"]["score"],
         "std": card["cv"]["std"],
         "fold_scores": card["cv"]["fold_scores"],
-        "cv": {"folds": card["cv"]["folds"], "repeats": card["cv"].get("repeats", 1)},
+        "cv": {
+            "folds": card["cv"]["folds"],
+            "repeats": card["cv"].get("repeats", 1),
+            # Only when no trial finished its folds: {"trial", "folds", "of"}.
+            **({"partial": card["cv"]["partial"]} if card["cv"].get("partial") else {}),
+        },
         # The estimate of what the model exports, calibrated and at its threshold.
         "exported": card["cv"].get("exported"),
         "algorithm": single["algorithm"],
@@ -150,4 +155,5 @@ def print_summary(result: dict[str, Any]) -> None:
 
 def _cv_name(cv: dict[str, Any]) -> str:
     repeats = f", repeated {cv['repeats']} times" if cv["repeats"] > 1 else ""
-    return f"{cv['folds']}-fold CV{repeats}"
+    words = f"{cv['folds']}-fold CV{repeats}"
+    return f"{partial_words(cv)}, {words}" if cv.get("partial") else words

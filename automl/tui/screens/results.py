@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static, TabbedContent, TabPane
 
-from automl.bundle import model_words
+from automl.bundle import model_words, partial_words
 from automl.evaluate import estimate, estimate_words
 from automl.evaluate import split as split_rows
 from automl.events import trials_words
@@ -145,7 +145,9 @@ def _summary(card: dict[str, Any]) -> Content:
         (model_words(card["best"]), "bold $success"),
         "\n",
         (f"{metric} {cv['score']:.4g}", "bold"),
-        f" ± {cv['std']:.2g} in {cv['folds']}-fold CV"
+        f" ± {cv['std']:.2g} in "
+        + (f"{partial_words(cv)} of " if cv.get("partial") else "")
+        + f"{cv['folds']}-fold CV"
         + (f" x {cv['repeats']}" if cv.get("repeats", 1) > 1 else ""),
         f" · trials: {trials_words(card['trials'])}",
     ]
