@@ -90,10 +90,10 @@ def make_storage(
 
 
 def _database(url: str, heartbeat: int) -> Any:
-    from optuna.storages import RDBStorage
+    from automl.rdb import ClaimingStorage
 
     try:
-        return RDBStorage(
+        return ClaimingStorage(
             _with_driver(url),
             engine_kwargs={"pool_pre_ping": True},
             heartbeat_interval=heartbeat,

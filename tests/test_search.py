@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import signal
 import subprocess
 import sys
@@ -253,3 +254,42 @@ def test_storage_url(tmp_path, mixed_csv):
 
     (summary,) = optuna.get_all_study_summaries(f"sqlite:///{db}")
     assert summary.n_trials >= 2
+
+
+def test_two_threads_never_claim_the_same_queued_trial_in_sqlite(tmp_path, monkeypatch):
+    """SQLite has no row locks: two threads that both read a queued trial as waiting
+    before either marked it running both took it (a run failed with "Cannot tell a
+    COMPLETE trial"). The read is slowed here so that both threads read it first."""
+    import threading
+
+    import optuna
+    from optuna.storages._rdb import models
+
+    from automl.study import make_storage
+
+    find = models.TrialModel.find_or_raise_by_id.__func__
+
+    def slow_find(cls, *args, **kwargs):
+        found = find(cls, *args, **kwargs)
+        time.sleep(0.3)
+        return found
+
+    storage = make_storage(f"sqlite:///{tmp_path / 'trials.db'}", None, heartbeat=10)
+    study = optuna.create_study(storage=storage, study_name="claims")
+    study.enqueue_trial({"x": 1.0})
+    monkeypatch.setattr(models.TrialModel, "find_or_raise_by_id", classmethod(slow_find))
+    claimed: list[int | None] = []
+    start = threading.Barrier(2)
+
+    def claim():
+        start.wait()
+        claimed.append(study._pop_waiting_trial_id())
+
+    threads = [threading.Thread(target=claim) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(claimed) == 2 and claimed.count(None) == 1, claimed
+    # A copy for another process (Optuna pickles storages) claims with a lock of its own.
+    assert pickle.loads(pickle.dumps(storage))._claim is not storage._claim
