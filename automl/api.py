@@ -232,6 +232,7 @@ class AutoML:
         y = data.encode_target(frame[target], schema)
         # What follows the refit has time of its own, kept back from the search.
         budget.finish = finish.finish_seconds(self, held_out is not None, len(X))
+        budget.extras = finish.extras_seconds(self)
         imbalance = _imbalance(y, schema)
         table_bytes = int(X.memory_usage(deep=True).sum())
         parallel, threads = _cores(self.n_jobs, table_bytes, self.parallel_trials)

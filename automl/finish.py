@@ -102,6 +102,13 @@ def finish_seconds(model: AutoML, test: bool, rows: int = 0) -> float:
     return seconds
 
 
+def extras_seconds(model: AutoML) -> float:
+    """Of `finish_seconds`, those of the explanation and the learning curve: the refit
+    may take them to learn from every row (see `automl.refit`)."""
+    seconds = explain_seconds(model.time_budget) if model.explanations else 0.0
+    return seconds + (curve_seconds(model.time_budget) if model.learning_curve else 0.0)
+
+
 def explain_deadline(time_budget: float, budget: Budget) -> float:
     """When the SHAP values must stop: before the plots, report and export at the end
     of the budget, and, when the search ended early (--n-trials), after about the

@@ -146,6 +146,9 @@ class Budget:
     seconds: float
     # Seconds kept back after the refit: the explanation, the report and the export.
     finish: float = EXPORT_SECONDS
+    # Of those, the explanation's and the learning curve's, which the refit of the winner
+    # may take when without them it could not learn from every row (`automl.refit`).
+    extras: float = 0.0
 
     @property
     def end(self) -> float:

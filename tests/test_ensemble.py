@@ -383,6 +383,36 @@ def test_a_short_refit_keeps_at_least_the_rows_of_a_fold(monkeypatch):
     assert model.card["refit"]["rows"] == 300  # 3 of 4 folds, not 5% of the rows
 
 
+def test_a_refit_that_fits_only_without_the_explanation_takes_its_time(monkeypatch):
+    """A refit on all rows estimated to overrun the time kept for it, but not that plus the
+    explanation's and the learning curve's, learns from every row: they come after."""
+    from automl import refit
+    from automl.search import Search
+
+    refitting, borrowed = [], []
+    sample_model, estimate = refit._sample_model, Search.refit_estimate
+
+    def sample_model_noted(*args, **kwargs):
+        refitting.append(True)
+        return sample_model(*args, **kwargs)
+
+    def needs_the_extras(self, fold_seconds, algorithm, rows=None):
+        if not refitting:
+            return estimate(self, fold_seconds, algorithm, rows)
+        left = refit._hard_end(self.budget) - self.budget.finish - time.monotonic()
+        borrowed.append(self.budget.extras)
+        return left + self.budget.extras / 2
+
+    monkeypatch.setattr(refit, "_sample_model", sample_model_noted)
+    monkeypatch.setattr(Search, "refit_estimate", needs_the_extras)
+    model = AutoML(
+        time_budget=20, n_trials=2, cv=4, algorithms=["linear"], ensemble=False, n_jobs=1
+    )
+    model.fit(make_mixed(400, seed=3), target="bought")
+    assert borrowed and borrowed[0] > 0  # the explanation's and the curve's seconds
+    assert model.card["refit"]["rows"] == 400
+
+
 def test_a_big_refit_has_every_core_and_is_planned_with_what_threads_gain(monkeypatch):
     """The search's workers each fit with one thread; a big refit of an algorithm that
     gains from threads, alone then, fits with all of them, and its estimate divides by the
