@@ -413,6 +413,49 @@ def test_a_refit_that_fits_only_without_the_explanation_takes_its_time(monkeypat
     assert model.card["refit"]["rows"] == 400
 
 
+def test_long_member_refits_are_kept_time_for_only_if_the_ensemble_takes_them():
+    """Where the other members' refits are long, the search keeps time only for those the
+    ensemble selection over the pool takes now: not for a member that adds nothing."""
+    table = make_mixed(300, seed=1)
+    schema = infer_schema(table, "bought", None, "test")
+    registry = get_registry()
+    settings = Settings(
+        metric=registry.metric("roc_auc"),
+        algorithms=[registry.algorithm(a) for a in ("lightgbm", "linear", "knn")],
+        task=Task.BINARY, cv=3, seed=0, n_jobs=1, n_trials=1, parallel=1, repeats=1,
+    )  # fmt: skip
+    X, y = prepare(table, schema, "test"), encode_target(table["bought"], schema)
+    with Worker() as worker:
+        runner = Search(X, y, schema, settings, Budget(time.monotonic(), 600), ignore, worker)
+    rng = np.random.default_rng(0)
+    truth = runner.oof_y.astype(float)
+
+    def probabilities(noise: float) -> np.ndarray:
+        p = np.clip(0.5 + (truth - 0.5) * 0.6 + rng.normal(0, noise, len(truth)), 0.01, 0.99)
+        return np.column_stack([1 - p, p])
+
+    runner.score_seconds = 0.01
+    runner.best, runner.best_fold_seconds, runner.best_algorithm = 0.9, 1.0, "lightgbm"
+    runner.pool.offer(0, "lightgbm", 0.9, 1.0, probabilities(0.3))
+    # A coin toss: no blend with it scores better, and its refit would take long.
+    runner.pool.offer(1, "linear", 0.5, 10.0, np.column_stack([np.full(len(truth), 0.5)] * 2))
+    runner._update_reserve()
+    alone = runner.refit_reserve
+    best_refit = runner.refit_estimate(1.0, "lightgbm")
+    assert runner._selected_others() == []
+    assert alone == pytest.approx(best_refit + runner.selection_estimate() + runner.budget.finish)
+    # A second model as good, erring elsewhere: the blend beats both, so its refit is kept.
+    runner.pool.offer(2, "knn", 0.9, 10.0, probabilities(0.3))
+    runner._update_reserve()
+    assert runner._selected_others() == [2]
+    assert runner.refit_reserve == pytest.approx(
+        best_refit
+        + runner.refit_estimate(10.0, "knn")
+        + runner.selection_estimate()
+        + runner.budget.finish
+    )
+
+
 def test_a_big_refit_has_every_core_and_is_planned_with_what_threads_gain(monkeypatch):
     """The search's workers each fit with one thread; a big refit of an algorithm that
     gains from threads, alone then, fits with all of them, and its estimate divides by the
