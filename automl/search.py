@@ -47,12 +47,15 @@ REFIT_EXPONENT = 0.9
 # 17.3 s with two, 5.7 s and 4.0 s on 200,000 rows, but on 20,000 rows two threads were
 # slower (1.07 s against 0.97 s), and histogram boosting's were slower up to 200,000 rows
 # but for a fifth (benchmarks/refit_scaling.py --threads 1 2: refit-scaling-20261205-035403;
-# an earlier run, 14.4 s and 3.6 s). So only an algorithm listed here, on
-# THREADED_REFIT_ROWS rows or more, gets the cores, and its refit is planned to take
-# 1 / c ** e of the time with c times the threads: e the least measured on such rows
-# (2 cores, 200,000 rows: 5.7 / 4.0 s, e = 0.50).
-THREAD_EXPONENTS: dict[str, float] = {"lightgbm": 0.5}
-THREADED_REFIT_ROWS = 200_000
+# an earlier run, 14.4 s and 3.6 s). So only an algorithm listed here, on as many rows as
+# its first size or more, gets the cores, and its refit is planned to take 1 / c ** e of
+# the time with c times the threads: e the least measured at the largest size listed that
+# the refit reaches (2 cores: 200,000 rows 5.7 / 4.0 s, e = 0.50; 1,000,000 rows 28.2 /
+# 17.3 s, e = 0.70). Planned with 0.50 on 1,000,000 rows, the refit at 60 s on the table
+# of benchmarks/bigtable.py was estimated at 32 s and took 650,869 rows in 17.6 s.
+THREAD_EXPONENTS: dict[str, tuple[tuple[int, float], ...]] = {
+    "lightgbm": ((200_000, 0.50), (1_000_000, 0.70)),
+}
 # Trials on bigger tables use a sample of this many rows: a first look at a million rows
 # would take most of a short budget for one trial (measured: 15 s a fold for LightGBM on
 # 800,000 rows); the winner is refitted on all rows.
@@ -191,6 +194,16 @@ class Settings:
     # (bagging, as AutoGluon does) instead of one refitted on all rows; on tables the
     # trials see whole.
     bagging: bool = False
+
+
+def thread_exponent(algorithm: str, rows: int) -> float | None:
+    """The THREAD_EXPONENTS exponent of the largest size listed for `algorithm` that `rows`
+    reaches; None below the smallest (or unlisted): the refit keeps a trial's threads."""
+    found = None
+    for least, exponent in THREAD_EXPONENTS.get(algorithm, ()):
+        if rows >= least:
+            found = exponent
+    return found
 
 
 def table_cells(rows: int, columns: int, classes: int | None = None) -> float:
@@ -576,7 +589,7 @@ class Search:
     def refit_threads(self, algorithm: str, rows: int) -> int:
         """The threads a refit of `algorithm` on `rows` rows fits with: every core of the
         run where that was measured to pay (see THREAD_EXPONENTS), else a trial's."""
-        if algorithm in THREAD_EXPONENTS and rows >= THREADED_REFIT_ROWS:
+        if thread_exponent(algorithm, rows) is not None:
             return self.settings.n_jobs * self.settings.parallel
         return self.settings.n_jobs
 
@@ -588,7 +601,7 @@ class Search:
             return fold_seconds * math.ceil(self.settings.cv / self.settings.parallel)
         rows = rows or len(self.y)
         more = self.refit_threads(algorithm, rows) / self.settings.n_jobs
-        gain = more ** THREAD_EXPONENTS.get(algorithm, 0.0)
+        gain = more ** (thread_exponent(algorithm, rows) or 0.0)
         return fold_seconds * (rows / len(self.folds[0][0])) ** REFIT_EXPONENT / gain
 
     def selection_estimate(self) -> float:

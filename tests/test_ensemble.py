@@ -477,10 +477,13 @@ def test_a_big_refit_has_every_core_and_is_planned_with_what_threads_gain(monkey
     one_core = (300 / 200) ** search.REFIT_EXPONENT
     assert runner.refit_threads("lightgbm", 300) == 1
     assert runner.refit_estimate(1.0, "lightgbm") == pytest.approx(one_core)
-    monkeypatch.setattr(search, "THREADED_REFIT_ROWS", 250)
+    # Measured sizes scaled down to this table: two threads from 250 rows, planned to
+    # gain more from 290 rows.
+    monkeypatch.setitem(search.THREAD_EXPONENTS, "lightgbm", ((250, 0.5), (290, 0.7)))
     assert runner.refit_threads("lightgbm", 300) == 2 and runner.refit_threads("lightgbm", 200) == 1
-    gain = 2 ** search.THREAD_EXPONENTS["lightgbm"]
-    assert runner.refit_estimate(1.0, "lightgbm") == pytest.approx(one_core / gain)
+    assert runner.refit_estimate(1.0, "lightgbm") == pytest.approx(one_core / 2**0.7)
+    at_260 = (260 / 200) ** search.REFIT_EXPONENT / 2**0.5
+    assert runner.refit_estimate(1.0, "lightgbm", rows=260) == pytest.approx(at_260)
     assert runner.refit_threads("third_party", 300) == 1
     assert runner.refit_estimate(1.0, "third_party") == pytest.approx(one_core)
 
