@@ -93,6 +93,12 @@ def _refit_ensemble(
     """
     trials = {t.number: t for t in ranked}
     order = sorted(chosen.weights, key=lambda n: (-chosen.weights[n], n))
+    if time.monotonic() + _estimate(runner, trials[order[0]]) > budget.end - budget.finish:
+        # Without its main member, the rest would be a lesser model: the best trial is
+        # refitted alone (`_refit`: on fewer rows, or in the explanation's time, if need
+        # be). At 120 s on the 1,000,000-row table, LightGBM (AUC 0.8998) was skipped
+        # here and XGBoost (0.8968), refitted, was exported alone.
+        return None
     fitted = _refit_members(runner, [trials[n] for n in order], budget, cancel)
     if not fitted:
         return None

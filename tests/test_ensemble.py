@@ -499,3 +499,26 @@ def test_a_big_refit_has_every_core_and_is_planned_with_what_threads_gain(monkey
 def _estimators(pipeline):
     """The estimators inside a fitted pipeline (its wrappers' and ensembles' too)."""
     return [v for v in pipeline.get_params(deep=True).values() if hasattr(v, "fit")]
+
+
+def test_an_ensemble_whose_main_member_cannot_be_refitted_in_time_is_not_refitted(monkeypatch):
+    """Refitting the other members of an ensemble whose main member does not fit in the
+    time left would export a lesser model alone: the best trial is refitted by itself
+    instead (on fewer rows, or in the explanation's time, if need be)."""
+    from types import SimpleNamespace
+
+    from automl import refit
+
+    best = SimpleNamespace(number=0, params={"algorithm": "lightgbm"})
+    other = SimpleNamespace(number=1, params={"algorithm": "xgboost"})
+    seconds = {"lightgbm": 50.0, "xgboost": 5.0}
+    monkeypatch.setattr(refit, "_estimate", lambda _, trial: seconds[trial.params["algorithm"]])
+    members: list = []
+    monkeypatch.setattr(refit, "_refit_members", lambda runner, trials, *a: members.extend(trials))
+    budget = Budget(time.monotonic(), 60.0, finish=20.0)
+    chosen = ensemble.Ensemble({0: 0.7, 1: 0.3}, [0.9, 0.9])
+    assert refit._refit_ensemble(None, [best, other], chosen, budget, None) is None
+    assert members == []  # XGBoost was not refitted for nothing
+    seconds["lightgbm"] = 10.0  # now it fits: the members are refitted, most weight first
+    refit._refit_ensemble(None, [best, other], chosen, budget, None)
+    assert members == [best, other]
