@@ -473,24 +473,7 @@ class AutoML:
                 hint="Check the algorithms' plugins (automl plugins), or try other --algorithms.",
             )
         if not ranked:
-            rescued = partial_trial(the_study, settings.metric, len(runner.folds))
-            if rescued is None:
-                raise SearchError(
-                    f"No trial finished within the {budget.seconds:g} s budget"
-                    f" ({trials_words(counts)}).",
-                    hint=_no_trial_hint(the_study),
-                )
-            part = rescued.user_attrs["partial"]
-            warnings.warn(
-                f"No trial finished its {part['of']} folds within the {budget.seconds:g} s"
-                f" budget: the model is {rescued.params['algorithm']} (trial {rescued.number},"
-                f" a copy of trial {part['trial']}), scored on the folds that trial finished"
-                f" ({part['folds']} of {part['of']}), a rougher estimate; its probabilities"
-                " are not calibrated. Give a larger --time-budget.",
-                AutoMLWarning,
-                stacklevel=4,
-            )
-            ranked = [rescued]
+            ranked = [_partial(the_study, runner, budget, counts)]
         return ranked
 
     def _validate_options(self) -> None:
@@ -777,6 +760,28 @@ def _estimator_modules(algorithms: list[Algorithm], task: Task) -> list[str]:
         except Exception:  # a broken builder shows up, with its reason, as a failed trial
             continue
     return modules
+
+
+def _partial(the_study: Any, runner: Search, budget: Budget, counts: dict[str, int]) -> Any:
+    """With no complete trial: the one scored on part of its folds (`partial_trial`),
+    with a warning that says so; a SearchError when not one fold finished."""
+    rescued = partial_trial(the_study, runner.settings.metric, len(runner.folds))
+    if rescued is None:
+        raise SearchError(
+            f"No trial finished within the {budget.seconds:g} s budget ({trials_words(counts)}).",
+            hint=_no_trial_hint(the_study),
+        )
+    part = rescued.user_attrs["partial"]
+    warnings.warn(
+        f"No trial finished its {part['of']} folds within the {budget.seconds:g} s"
+        f" budget: the model is {rescued.params['algorithm']} (trial {rescued.number},"
+        f" a copy of trial {part['trial']}), scored on the folds that trial finished"
+        f" ({part['folds']} of {part['of']}), a rougher estimate; its probabilities"
+        " are not calibrated. Give a larger --time-budget.",
+        AutoMLWarning,
+        stacklevel=5,
+    )
+    return rescued
 
 
 def _no_trial_hint(the_study: Any) -> str:

@@ -93,10 +93,7 @@ def finish_seconds(model: AutoML, test: bool, rows: int = 0) -> float:
     rows. The learning curve starts beside the explanation, but has time of its own: the
     explanation's alone let it finish on 5 of 32 runs of the 60 s benchmark."""
     seconds = EXPORT_SECONDS + PREPARE_SECONDS_PER_MILLION_ROWS * rows / 1e6
-    if model.explanations:
-        seconds += explain_seconds(model.time_budget)
-    if model.learning_curve:
-        seconds += curve_seconds(model.time_budget)
+    seconds += extras_seconds(model)
     if test:
         seconds += test_seconds(model.time_budget)
     return seconds
