@@ -184,10 +184,11 @@ def test_before_any_model_a_trial_that_cannot_finish_gives_its_worker_to_the_nex
     )
     model.fit(mixed, target="bought")
     plodding, linear = events[0], next(e for e in events if e.algorithm == "linear")
-    # Stopped after its first fold (4 s), not at the deadline (about 9 s).
+    # Stopped after its first fold (4 s, plus the worker's start-up: 6.3 s once on loaded
+    # cores), not at the deadline (about 9 s) nor after its second fold (8 s).
     assert (plodding.algorithm, plodding.state) == ("plodding", "pruned")
     assert plodding.reason == "too slow for the budget left"
-    assert plodding.duration < 6.0
+    assert plodding.duration < 7.5
     # So the cheap trial ran, and the run has a model.
     assert linear.state == "complete"
     assert model.card["best"]["algorithm"] == "linear"
