@@ -577,7 +577,7 @@ class Search:
 
     def _trial_deadline(self, study: optuna.Study) -> float:
         deadline = self.deadline()
-        if _complete(study):
+        if _finished(study):
             window = max(deadline - self.started, 0.0)
             deadline = min(deadline, time.monotonic() + MAX_TRIAL_SHARE * window)
         return deadline
@@ -661,8 +661,7 @@ class Search:
         trials = study.get_trials(deepcopy=False)
         if n_trials is not None and counted(trials) >= n_trials:
             return
-        for trial in _complete(study):
-            self._note_complete(trial, announce=False)
+        self.note_stored(study)
         while True:
             trials = study.get_trials(deepcopy=False)
             left = None if n_trials is None else n_trials - counted(trials) - running(trials)
@@ -677,6 +676,12 @@ class Search:
                 )
             if not self._wait_for_others(study):
                 return
+
+    def note_stored(self, study: optuna.Study) -> None:
+        """Take the complete trials a resumed (or shared) study holds as this search's own:
+        the best to beat, its refit's time kept back, the ensemble reserve."""
+        for trial in _finished(study):
+            self._note_complete(trial, announce=False)
 
     def _wait_for_others(self, study: optuna.Study) -> bool:
         """With --n-trials and a stored study, trials other processes are running may yet
@@ -746,7 +751,7 @@ class Search:
         complete: until then, any model is better than none)."""
         with self.lock:
             per_fold = self.costs.predict(name, params, candidate.early_stopping is not None)
-        if per_fold is None or not _complete(trial.study):
+        if per_fold is None or not _finished(trial.study):
             return
         seconds = per_fold * len(self.folds)
         trial.set_user_attr("predicted_seconds", round(seconds, 3))
@@ -794,7 +799,7 @@ class Search:
         now = time.monotonic()
         window = max(deadline - now, 0.0)
         first_fold_by = None
-        if _complete(trial.study) and worker.warm:
+        if _finished(trial.study) and worker.warm:
             first_fold_by = now + max(window / k, MIN_FIRST_FOLD_SECONDS)
         results = worker.cross_validate(candidate, deadline, self.cancel, first_fold_by)
         scoring = 0.0
@@ -943,7 +948,7 @@ class Search:
         took the two workers until the deadline, and the run ended without a model.
         """
         folds_left = len(self.folds) - len(seconds)
-        if not _complete(trial.study):
+        if not _finished(trial.study):
             return time.monotonic() + min(seconds) * folds_left > deadline
         per_fold = float(np.mean(seconds))
         left = per_fold * folds_left
@@ -1029,6 +1034,13 @@ def _retry_queued(trials: list[FrozenTrial]) -> bool:
 
 def _complete(study: optuna.Study) -> list[FrozenTrial]:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+
+
+def _finished(study: optuna.Study) -> list[FrozenTrial]:
+    """Complete trials scored on all their folds. A resumed study may also hold a copy of
+    one scored on part of them (`partial_trial`): its value is from fewer folds, so the
+    search neither takes it for the best to beat nor as the model it already has."""
+    return [t for t in _complete(study) if "partial" not in t.user_attrs]
 
 
 def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:

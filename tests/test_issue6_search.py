@@ -4,6 +4,7 @@ run at once and repeated cross-validation."""
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy as np
 import optuna
@@ -15,12 +16,12 @@ from automl.api import _cores, cv_repeats
 from automl.contract import SearchContext, Task
 from automl.data import encode_target, infer_schema, prepare
 from automl.errors import AutoMLWarning
-from automl.events import TrialFinished
+from automl.events import TrialFinished, ignore
 from automl.plugins import get_registry
 from automl.portfolio import PORTFOLIO, SMALL_ROWS
 from automl.preprocess import build_candidate
 from automl.search import TrialCosts, first_trials, make_folds
-from automl.worker import EARLY_STOPPING_MIN_ROWS, fit_fold
+from automl.worker import EARLY_STOPPING_MIN_ROWS, Worker, fit_fold
 
 # The portfolio ------------------------------------------------------------------------
 
@@ -326,3 +327,40 @@ def test_when_no_trial_finishes_its_folds_the_one_that_finished_most_is_exported
     assert card["best"]["algorithm"] == "plodding"
     assert bundle.cv_words(card["cv"]) == "1 of its 3 folds (3 folds)"
     assert len(model.predict(mixed.drop(columns="bought"))) == len(mixed)
+
+
+def test_a_resumed_search_does_not_take_a_partly_scored_copy_for_the_best_to_beat():
+    # A run in which no trial finished its folds stored a copy of the one that finished the
+    # most, scored on those folds only (`partial_trial`). Resumed, the search must measure
+    # its trials against the trials scored on every fold, not against that rougher value.
+    table = make_mixed(200, seed=2)
+    schema = infer_schema(table, "bought", None, "test")
+    registry = get_registry()
+    settings = search.Settings(
+        metric=registry.metric("roc_auc"), algorithms=[registry.algorithm("linear")],
+        task=Task.BINARY, cv=3, seed=0, n_jobs=1, n_trials=None, parallel=1, repeats=1,
+    )  # fmt: skip
+    X, y = prepare(table, schema, "test"), encode_target(table["bought"], schema)
+    study = optuna.create_study(direction="maximize")
+    distributions = {"algorithm": optuna.distributions.CategoricalDistribution(["linear"])}
+    for value, attrs in (
+        (0.99, {"fold_seconds": 4.0, "partial": {"trial": 0, "folds": 1, "of": 3}}),
+        (0.81, {"fold_seconds": 0.2}),
+    ):
+        study.add_trial(
+            optuna.trial.create_trial(
+                value=value,
+                params={"algorithm": "linear"},
+                distributions=distributions,
+                user_attrs={"fold_scores": [value], **attrs},
+            )
+        )
+    with Worker() as worker:
+        runner = search.Search(
+            X, y, schema, settings, search.Budget(time.monotonic(), 60), ignore, worker
+        )
+    runner.note_stored(study)
+    assert runner.best == 0.81 and runner.best_fold_seconds == 0.2
+    # Both stay in the study's ranking, the partly scored one last.
+    ranked = search.ranked_trials(study, settings.metric)
+    assert [t.value for t in ranked] == [0.81, 0.99]
