@@ -364,3 +364,16 @@ def test_variants_stay_out_of_the_comparison_with_the_peers() -> None:
     assert table_line(before_ablation, "wine", "10")[-2] == "**100.0 / 3.0 OVER**"
     # the bar is about full automl: a variant's run over the bound is not counted there
     assert "runs over 1.1*B+5: 0 (-)" in before_ablation.split("## The bar")[1]
+
+
+def test_the_bar_also_counts_against_the_peers_runs_within_the_bound_only() -> None:
+    systems_ = ["automl", "flaml"]
+    rows = ablation_rows()  # automl loses to FLAML on wine, wins on diabetes
+    bar = report.markdown(rows, systems_, [10], 0.001).split("## The bar")[1]
+    assert "best of flaml on 1/2 tables (50%);" in bar and "within 1.1*B+5 only" not in bar
+    # FLAML's wine run took 100 s of a 10 s budget: beside the count against every peer
+    # run, the count against those within 1.1*B+5 only.
+    rows[0]["results"]["flaml"]["fit_seconds"] = 100.0
+    bar = report.markdown(rows, systems_, [10], 0.001).split("## The bar")[1]
+    assert "1/2 tables (50%); 2/2 against the peers' runs within 1.1*B+5 only" in bar
+    assert "runs over 1.1*B+5: 1 (flaml on wine)" in bar
