@@ -505,6 +505,11 @@ class Search:
         self.budget = budget
         self.on_event = on_event
         self.cancel = cancel
+        # Set once a finished trial finds the search's deadline passed: the trials still
+        # running stop then, not at the later deadline they started with (before any
+        # trial was complete, only the export was kept back; the winner's refit and the
+        # explanation need the rest).
+        self.over = threading.Event()
         self.algorithms = {a.name: a for a in settings.algorithms}
         # On big tables the trials see a seeded sample of the rows (the same in every
         # process sharing the study); the winner is refitted on all of them.
@@ -801,7 +806,9 @@ class Search:
         first_fold_by = None
         if _finished(trial.study) and worker.warm:
             first_fold_by = now + max(window / k, MIN_FIRST_FOLD_SECONDS)
-        results = worker.cross_validate(candidate, deadline, self.cancel, first_fold_by)
+        results = worker.cross_validate(
+            candidate, deadline, self.cancel, first_fold_by, stop=self.over
+        )
         scoring = 0.0
         try:
             for result in results:
@@ -821,7 +828,8 @@ class Search:
                     raise optuna.TrialPruned()
         except TimeUp:
             running = time.perf_counter() - begun - sum(seconds)
-            if seconds or first_fold_by is None or time.monotonic() >= deadline:
+            ended = self.over.is_set() or time.monotonic() >= deadline
+            if seconds or first_fold_by is None or ended:
                 reason = "it would not finish within the time budget"
             else:
                 reason = f"its first fold took over 1/{k} of the {window:.1f} s it had"
@@ -978,6 +986,8 @@ class Search:
     def _after_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         with self.lock:
             self._announce(trial)
+        if time.monotonic() >= self.deadline():
+            self.over.set()
         if self._should_stop() or self._enough(study):
             study.stop()
 

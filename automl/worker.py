@@ -169,13 +169,15 @@ class Worker:
         deadline: float,
         cancel: threading.Event | None = None,
         first_fold_by: float | None = None,
+        stop: threading.Event | None = None,
     ) -> Iterator[FoldResult]:
         """Yield each fold's out-of-fold predictions (probabilities for classification).
 
         Closing the iterator early stops the trial after the current fold. Raises `TimeUp`
-        at `deadline` (a `time.monotonic()` value), or at `first_fold_by` if the first
-        fold has not finished by then, `Cancelled` when `cancel` is set and `TrialFailed`
-        when the fit raises or the worker dies.
+        at `deadline` (a `time.monotonic()` value), at `first_fold_by` if the first fold
+        has not finished by then, or as soon as `stop` is set (the search's deadline came
+        sooner than the trial's); `Cancelled` when `cancel` is set and `TrialFailed` when
+        the fit raises or the worker dies.
         """
         self._request(("cv", candidate), deadline)
         finished = False
@@ -183,7 +185,7 @@ class Worker:
         try:
             while True:
                 try:
-                    kind, *payload = self._wait(waiting_for, cancel)
+                    kind, *payload = self._wait(waiting_for, cancel, stop)
                     waiting_for = deadline
                 except TrialFailed:
                     finished = True  # the worker reported the error and is idle again
@@ -285,12 +287,17 @@ class Worker:
         except OSError:
             raise TrialFailed(self._death()) from None
 
-    def _wait(self, deadline: float, cancel: threading.Event | None) -> tuple[Any, ...]:
+    def _wait(
+        self,
+        deadline: float,
+        cancel: threading.Event | None,
+        stop: threading.Event | None = None,
+    ) -> tuple[Any, ...]:
         while True:
             if cancel is not None and cancel.is_set():
                 self._kill()
                 raise Cancelled("The run was cancelled.")
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or (stop is not None and stop.is_set()):
                 self._kill()
                 raise TimeUp()
             try:

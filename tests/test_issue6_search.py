@@ -364,3 +364,36 @@ def test_a_resumed_search_does_not_take_a_partly_scored_copy_for_the_best_to_bea
     # Both stay in the study's ranking, the partly scored one last.
     ranked = search.ranked_trials(study, settings.metric)
     assert [t.value for t in ranked] == [0.81, 0.99]
+
+
+def test_trials_running_when_the_search_must_end_stop_then_not_at_their_own_deadline(
+    slow_plugins, mixed, monkeypatch
+):
+    # Two trials at once: a plodder whose folds take 3.5 s, and a sleeper. Both start
+    # before any model, so only the export is kept back from their deadline (15 s of 16).
+    # Once the plodder is complete, its refit (about 5 s) is kept back too: the search's
+    # deadline has passed, and the sleeper must stop then. Before, it ran to its own
+    # deadline, and the run failed: "The winning model could not be refitted: plodding:
+    # out of time".
+    queued = [("plodding", {"seconds": 3.5}), ("sleepy", {"seconds": 3600.0})]
+    monkeypatch.setattr(search, "first_trials", lambda *args, **kwargs: queued)
+    events: list[TrialFinished] = []
+    model = AutoML(
+        time_budget=16,
+        cv=3,
+        cv_repeats=1,
+        n_trials=2,
+        algorithms=["plodding", "sleepy"],
+        n_jobs=2,
+        ensemble=False,
+        explanations=False,
+        learning_curve=False,
+        on_event=lambda e: events.append(e) if isinstance(e, TrialFinished) else None,
+    )
+    model.fit(mixed, target="bought")
+    done = {e.algorithm: e for e in events}
+    assert done["plodding"].state == "complete" and done["sleepy"].state == "stopped"
+    assert done["sleepy"].reason == "it would not finish within the time budget"
+    assert done["sleepy"].elapsed - done["plodding"].elapsed < 1.0
+    assert model.card["best"]["algorithm"] == "plodding"
+    assert model.card["timing"]["wall_seconds"] <= 1.1 * 16 + 5
