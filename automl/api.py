@@ -78,8 +78,16 @@ SMALL_TABLE_ROWS = 20_000
 # memory available does one trial at a time use all the cores as threads.
 PARALLEL_MEMORY_SHARE = 0.5
 # Tables under these many rows get their k-fold cross-validation repeated (3 and 2 times),
-# so the chosen model is not the one that happened to suit one split of few rows.
+# so the chosen model is not the one that happened to suit one split of few rows; with a
+# budget of at least REPEAT_BUDGET seconds. Below it, the trials a repeat would cost are
+# worth more than the steadier estimate. Over 5 splits of the 5 small benchmark tables,
+# plain 5-fold cross-validation scored better at 10 s on 4 (wine's log loss 0.040
+# against 0.099, digits' 0.075 against 0.099) and worse on breast_cancer (AUC 0.9888
+# against 0.9937); at 30 s better on 3 (anes96's log loss 1.466 against 1.548), the same
+# on breast_cancer and worse on diabetes (RMSE 56.06 against 55.71). Files:
+# benchmarks/results/compare-norepeat{10,30}-*.json; 60 s is not measured yet.
 REPEAT_ROWS = ((1_000, 3), (4_000, 2))
+REPEAT_BUDGET = 60.0
 
 
 class AutoML:
@@ -236,6 +244,7 @@ class AutoML:
         imbalance = _imbalance(y, schema)
         table_bytes = int(X.memory_usage(deep=True).sum())
         parallel, threads = _cores(self.n_jobs, table_bytes, self.parallel_trials)
+        stored = self._stored_run(output, resume)
         settings = Settings(
             metric=metric,
             algorithms=algorithms,
@@ -247,9 +256,9 @@ class AutoML:
             ensemble=self.ensemble,
             portfolio=self.portfolio,
             early_stopping=self.early_stopping,
-            repeats=self.cv_repeats or cv_repeats(len(X)),
+            repeats=self.cv_repeats or stored.get("cv_repeats") or self._repeats(len(X)),
             parallel=parallel,
-            search_rows=self._search_rows(output, resume, schema),
+            search_rows=stored.get("search_rows") or self._search_rows(schema),
             imbalanced=imbalance is not None,
             bagging=self.bagging,
         )
@@ -321,17 +330,25 @@ class AutoML:
         words = f"{test_size:.0%} of {name} held out ({len(held)} rows, seed {self.seed})"
         return train, HeldOut(held, words, split)
 
-    def _search_rows(self, output: Path | None, resume: bool, schema: data.Schema) -> int:
-        """The rows the trials may use: those the resumed run used, or from the budget."""
-        if resume:
-            try:  # what is wrong with the storage is said when the study is opened
-                storage = study.make_storage(self.storage, output, create=False)
-                stored = study.stored_run(storage, self._study_name(output))
-            except UsageError:
-                stored = {}
-            if stored.get("search_rows"):
-                return int(stored["search_rows"])
+    def _stored_run(self, output: Path | None, resume: bool) -> dict[str, Any]:
+        """The settings the resumed run stored with its study; {} when not resuming. A
+        resumed run keeps those automl chose from the budget (the trials' rows, the
+        repeats of the folds), so that its trials and the stored ones are scored alike."""
+        if not resume:
+            return {}
+        try:  # what is wrong with the storage is said when the study is opened
+            storage = study.make_storage(self.storage, output, create=False)
+            return study.stored_run(storage, self._study_name(output))
+        except UsageError:
+            return {}
+
+    def _search_rows(self, schema: data.Schema) -> int:
+        """The rows the trials may use with this budget."""
         return search_rows(self.time_budget, len(schema.classes or ()))
+
+    def _repeats(self, n_rows: int) -> int:
+        """How many times the folds are repeated with this budget on `n_rows` rows."""
+        return cv_repeats(n_rows) if self.time_budget >= REPEAT_BUDGET else 1
 
     def _study_name(self, output: Path | None) -> str:
         return self.study or (

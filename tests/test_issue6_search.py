@@ -247,6 +247,8 @@ def test_repeated_folds_hold_out_every_row_once_per_repeat():
 
 def test_few_rows_get_more_repeats():
     assert [cv_repeats(n) for n in (150, 999, 1000, 3999, 4000, 10**6)] == [3, 3, 2, 2, 1, 1]
+    # Under REPEAT_BUDGET seconds, the trials a repeat costs are worth more.
+    assert [AutoML(time_budget=b)._repeats(150) for b in (10, 30, 59.9, 60)] == [1, 1, 1, 3]
 
 
 def test_a_repeated_search_scores_every_fold_of_every_repeat(mixed):

@@ -48,11 +48,13 @@ def test_short_budgets_search_a_smaller_sample():
 def test_a_resumed_run_keeps_the_sample_of_the_interrupted_one(tmp_path, mixed):
     first = automl.AutoML(time_budget=60, n_trials=1, cv=3, algorithms=["linear"])
     first.fit(mixed, "bought", output=tmp_path / "m")
-    # Another budget would size another sample; resuming keeps the stored one, so the
-    # trials of both runs were scored on the same rows and folds.
+    # Another budget would size another sample, and under 60 s not repeat the folds;
+    # resuming keeps the stored ones, so the trials of both runs were scored on the same
+    # rows and folds.
     (tmp_path / "m" / "model_card.json").unlink()
     again = automl.AutoML(
         time_budget=20, n_trials=2, cv=3, algorithms=["linear"], explanations=False
     )
     again.fit(mixed, "bought", output=tmp_path / "m", resume=True)
     assert again.card["study"]["resumed"] and again.card["trials"]["complete"] == 2
+    assert again.card["cv"]["repeats"] == first.card["cv"]["repeats"] == 3

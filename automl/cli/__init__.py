@@ -98,8 +98,8 @@ def cli(ctx: click.Context) -> None:
 @click.option(
     "--cv-repeats",
     type=click.IntRange(min=1),
-    help="Repeat the k folds over other shuffles [default: 3 under 1,000 rows, 2 under"
-    " 4,000, else 1].",
+    help="Repeat the k folds over other shuffles [default: with a --time-budget of 60 s or"
+    " more, 3 under 1,000 rows, 2 under 4,000; else 1].",
 )
 @click.option("--algorithms", help="Comma-separated algorithm names [default: all].")
 @click.option("--seed", type=int, default=0, show_default=True)
