@@ -166,22 +166,29 @@ def test_a_trial_predicted_to_overrun_is_not_started(slow_plugins, mixed):
     assert skipped and all(e.duration < 1.0 for e in skipped)
 
 
+def _queued_run(
+    monkeypatch: pytest.MonkeyPatch, queued: list, **options: object
+) -> tuple[AutoML, list[TrialFinished]]:
+    """An AutoML whose first trials are `queued` (3 folds, not repeated, no explanation
+    unless `options` say otherwise), and the list its finished trials' events go to."""
+    monkeypatch.setattr(search, "first_trials", lambda *args, **kwargs: queued)
+    events: list[TrialFinished] = []
+    options = {"cv": 3, "cv_repeats": 1, "explanations": False, **options}
+    model = AutoML(
+        on_event=lambda e: events.append(e) if isinstance(e, TrialFinished) else None,
+        **options,
+    )
+    return model, events
+
+
 def test_before_any_model_a_trial_that_cannot_finish_gives_its_worker_to_the_next(
     slow_plugins, mixed, monkeypatch
 ):
     # One worker; the first trial sleeps 4 s a fold, so its three folds cannot be done
     # within the 10 s budget. The next trial is cheap.
     queued = [("plodding", {"seconds": 4.0}), ("linear", {"C": 1.0, "alpha": 1.0})]
-    monkeypatch.setattr(search, "first_trials", lambda *args, **kwargs: queued)
-    events: list[TrialFinished] = []
-    model = AutoML(
-        time_budget=10,
-        cv=3,
-        cv_repeats=1,
-        algorithms=["plodding", "linear"],
-        n_jobs=1,
-        explanations=False,
-        on_event=lambda e: events.append(e) if isinstance(e, TrialFinished) else None,
+    model, events = _queued_run(
+        monkeypatch, queued, time_budget=10, algorithms=["plodding", "linear"], n_jobs=1
     )
     model.fit(mixed, target="bought")
     plodding, linear = events[0], next(e for e in events if e.algorithm == "linear")
@@ -303,18 +310,14 @@ def test_when_no_trial_finishes_its_folds_the_one_that_finished_most_is_exported
     # the run ended with "No trial finished"; now it exports that trial, scored on its one
     # fold, and says so.
     queued = [("plodding", {"seconds": 2.5})]
-    monkeypatch.setattr(search, "first_trials", lambda *args, **kwargs: queued)
-    events: list[TrialFinished] = []
-    model = AutoML(
+    model, events = _queued_run(
+        monkeypatch,
+        queued,
         time_budget=8,
-        cv=3,
-        cv_repeats=1,
         n_trials=1,
         algorithms=["plodding"],
         n_jobs=1,
-        explanations=False,
         learning_curve=False,
-        on_event=lambda e: events.append(e) if isinstance(e, TrialFinished) else None,
     )
     with pytest.warns(AutoMLWarning, match=r"No trial finished its 3 folds.*\(1 of 3\)"):
         model.fit(mixed, target="bought")
@@ -378,19 +381,15 @@ def test_trials_running_when_the_search_must_end_stop_then_not_at_their_own_dead
     # deadline, and the run failed: "The winning model could not be refitted: plodding:
     # out of time".
     queued = [("plodding", {"seconds": 3.5}), ("sleepy", {"seconds": 3600.0})]
-    monkeypatch.setattr(search, "first_trials", lambda *args, **kwargs: queued)
-    events: list[TrialFinished] = []
-    model = AutoML(
+    model, events = _queued_run(
+        monkeypatch,
+        queued,
         time_budget=16,
-        cv=3,
-        cv_repeats=1,
         n_trials=2,
         algorithms=["plodding", "sleepy"],
         n_jobs=2,
         ensemble=False,
-        explanations=False,
         learning_curve=False,
-        on_event=lambda e: events.append(e) if isinstance(e, TrialFinished) else None,
     )
     model.fit(mixed, target="bought")
     done = {e.algorithm: e for e in events}
