@@ -172,6 +172,16 @@ def wall_table(rows: list[dict[str, Any]], systems: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _at_least_best(row: dict[str, Any], peers: list[str], timely_only: bool) -> bool:
+    """Whether automl has a score on `row` that no peer's beats (with `timely_only`, no
+    peer's run within the bound 1.1 * B + 5)."""
+    return row["results"]["automl"]["score"] is not None and all(
+        row["verdicts"].get(p) in ("win", "tie", None)
+        or (timely_only and over_bound(row["results"][p]))
+        for p in peers
+    )
+
+
 def bar_lines(rows: list[dict[str, Any]], systems: list[str], budgets: list[int]) -> list[str]:
     """Issue 6's bar per budget: tables where automl has no model, share of tables where it
     is at least as good as the best budgeted peer, tables where it loses to LightGBM
@@ -189,22 +199,11 @@ def bar_lines(rows: list[dict[str, Any]], systems: list[str], budgets: list[int]
             parts.append(f"no score of {'/'.join(budgeted)} at this budget")
         elif "automl" in systems and budgeted:
             # Against the peers that produced a score; a peer's failed run is no obstacle.
-            kept = sum(
-                r["results"]["automl"]["score"] is not None
-                and all(r["verdicts"].get(p) in ("win", "tie", None) for p in budgeted)
-                for r in chosen
-            )
+            kept = sum(_at_least_best(r, budgeted, timely_only=False) for r in chosen)
             share = f"{kept}/{len(chosen)} tables ({100 * kept / max(len(chosen), 1):.0f}%)"
             # A peer's run over the bound was not a run at this budget: the count against
             # the peers' runs within it is given beside, never instead.
-            timely = sum(
-                r["results"]["automl"]["score"] is not None
-                and all(
-                    r["verdicts"].get(p) in ("win", "tie", None) or over_bound(r["results"][p])
-                    for p in budgeted
-                )
-                for r in chosen
-            )
+            timely = sum(_at_least_best(r, budgeted, timely_only=True) for r in chosen)
             if timely != kept:
                 share += f"; {timely}/{len(chosen)} against the peers' runs within 1.1*B+5 only"
             parts.append(f"automl at least as good as the best of {'/'.join(budgeted)} on {share}")
