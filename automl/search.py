@@ -41,6 +41,17 @@ EXPORT_SECONDS = 1.0
 # 200,000, 22.5 s on 1,000,000: r ** 0.87). Forests grow faster than that (n log n): on a
 # big table, the refit keeps a model of the search's sample in hand (see `automl.refit`).
 REFIT_EXPONENT = 0.9
+# ... but a fit also has a cost that does not grow with the rows (building the pipeline,
+# the booster's set-up, the pipe to the worker): on the generated table with one thread,
+# LightGBM's first default took 0.39 s on 1,000 rows, 0.53 s on 4,000, 0.88 s on 16,000 and
+# 1.34 s on 32,000, histogram boosting 0.31, 0.43, 0.58 and 1.18 s
+# (benchmarks/refit_scaling.py --rows 1000 ... 32000: refit-scaling-20261205-114839), about
+# 0.3 s plus a part in proportion to the rows. Scaling the whole of a fold's time made
+# small refits look several times longer than they are: at 10 s on segments, a fold of
+# 4,000 rows took 1.5 s, the refit on all 22,500 rows was estimated at 7.1 s and took 4,000
+# rows instead, where all 22,500 take 1.7 s. So this much of a fit (at most half of it) is
+# not scaled (`scaled_seconds`).
+FIT_OVERHEAD_SECONDS = 0.3
 # A big refit fits with every core of the run (the workers are idle then), while a fold
 # had one thread. In a worker process, whose OpenMP threads sleep while they wait,
 # LightGBM's first default took 28.2 s on 1,000,000 rows of 50 columns with one thread and
@@ -204,6 +215,14 @@ def thread_exponent(algorithm: str, rows: int) -> float | None:
         if rows >= least:
             found = exponent
     return found
+
+
+def scaled_seconds(seconds: float, rows: int, to_rows: int) -> float:
+    """The seconds a fit on `to_rows` rows should take, from one on `rows` rows that took
+    `seconds`: FIT_OVERHEAD_SECONDS of it (at most half) as it is, the rest grown by
+    (to_rows / rows) ** REFIT_EXPONENT."""
+    fixed = min(FIT_OVERHEAD_SECONDS, seconds / 2)
+    return fixed + (seconds - fixed) * (to_rows / rows) ** REFIT_EXPONENT
 
 
 def table_cells(rows: int, columns: int, classes: int | None = None) -> float:
@@ -598,16 +617,31 @@ class Search:
             return self.settings.n_jobs * self.settings.parallel
         return self.settings.n_jobs
 
-    def refit_estimate(self, fold_seconds: float, algorithm: str, rows: int | None = None) -> float:
+    def refit_estimate(
+        self,
+        fold_seconds: float,
+        algorithm: str,
+        rows: int | None = None,
+        measured_rows: int | None = None,
+    ) -> float:
         """Seconds a refit of `algorithm` on all rows (or on `rows` rows) should take, from
-        a fold's fit on fewer rows (with `refit_threads`' gain); with bagging, the fold
-        models' fits, a worker each at once."""
-        if rows is None and self.bags():
+        a fold's fit on fewer rows (`scaled_seconds`, with `refit_threads`' gain); with
+        bagging, the fold models' fits, a worker each at once. With `measured_rows`, the
+        seconds given are those of a refit on that many rows, with its own threads."""
+        if rows is None and measured_rows is None and self.bags():
             return fold_seconds * math.ceil(self.settings.cv / self.settings.parallel)
         rows = rows or len(self.y)
+        seconds = scaled_seconds(fold_seconds, measured_rows or len(self.folds[0][0]), rows)
+        gain = self._thread_gain(algorithm, rows)
+        if measured_rows is not None:
+            gain /= self._thread_gain(algorithm, measured_rows)
+        return seconds / gain
+
+    def _thread_gain(self, algorithm: str, rows: int) -> float:
+        """How many times faster a refit of `algorithm` on `rows` rows is with
+        `refit_threads` than with a trial's threads."""
         more = self.refit_threads(algorithm, rows) / self.settings.n_jobs
-        gain = more ** (thread_exponent(algorithm, rows) or 0.0)
-        return fold_seconds * (rows / len(self.folds[0][0])) ** REFIT_EXPONENT / gain
+        return more ** (thread_exponent(algorithm, rows) or 0.0)
 
     def selection_estimate(self) -> float:
         """Seconds the ensemble selection over the current pool should take."""

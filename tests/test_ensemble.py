@@ -369,8 +369,8 @@ def test_a_short_refit_keeps_at_least_the_rows_of_a_fold(monkeypatch):
         refitting.append(True)  # the search is over: from here the refit is "too slow"
         return sample_model(*args, **kwargs)
 
-    def too_slow(self, fold_seconds, algorithm, rows=None):
-        return 1e6 if refitting else estimate(self, fold_seconds, algorithm, rows)
+    def too_slow(self, fold_seconds, algorithm, rows=None, measured_rows=None):
+        return 1e6 if refitting else estimate(self, fold_seconds, algorithm, rows, measured_rows)
 
     monkeypatch.setattr(refit, "_sample_model", sample_model_noted)
     monkeypatch.setattr(Search, "refit_estimate", too_slow)
@@ -396,9 +396,9 @@ def test_a_refit_that_fits_only_without_the_explanation_takes_its_time(monkeypat
         refitting.append(True)
         return sample_model(*args, **kwargs)
 
-    def needs_the_extras(self, fold_seconds, algorithm, rows=None):
+    def needs_the_extras(self, fold_seconds, algorithm, rows=None, measured_rows=None):
         if not refitting:
-            return estimate(self, fold_seconds, algorithm, rows)
+            return estimate(self, fold_seconds, algorithm, rows, measured_rows)
         left = refit._hard_end(self.budget) - self.budget.finish - time.monotonic()
         borrowed.append(self.budget.extras)
         return left + self.budget.extras / 2
@@ -474,7 +474,7 @@ def test_a_big_refit_has_every_core_and_is_planned_with_what_threads_gain(monkey
     X, y = prepare(table, schema, "test"), encode_target(table["bought"], schema)
     with Worker() as worker:
         runner = Search(X, y, schema, settings, Budget(time.monotonic(), 60), ignore, worker)
-    one_core = (300 / 200) ** search.REFIT_EXPONENT
+    one_core = search.scaled_seconds(1.0, 200, 300)
     assert runner.refit_threads("lightgbm", 300) == 1
     assert runner.refit_estimate(1.0, "lightgbm") == pytest.approx(one_core)
     # Measured sizes scaled down to this table: two threads from 250 rows, planned to
@@ -482,7 +482,7 @@ def test_a_big_refit_has_every_core_and_is_planned_with_what_threads_gain(monkey
     monkeypatch.setitem(search.THREAD_EXPONENTS, "lightgbm", ((250, 0.5), (290, 0.7)))
     assert runner.refit_threads("lightgbm", 300) == 2 and runner.refit_threads("lightgbm", 200) == 1
     assert runner.refit_estimate(1.0, "lightgbm") == pytest.approx(one_core / 2**0.7)
-    at_260 = (260 / 200) ** search.REFIT_EXPONENT / 2**0.5
+    at_260 = search.scaled_seconds(1.0, 200, 260) / 2**0.5
     assert runner.refit_estimate(1.0, "lightgbm", rows=260) == pytest.approx(at_260)
     assert runner.refit_threads("third_party", 300) == 1
     assert runner.refit_estimate(1.0, "third_party") == pytest.approx(one_core)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 import automl
 from automl import search
@@ -58,3 +59,42 @@ def test_a_resumed_run_keeps_the_sample_of_the_interrupted_one(tmp_path, mixed):
     again.fit(mixed, "bought", output=tmp_path / "m", resume=True)
     assert again.card["study"]["resumed"] and again.card["trials"]["complete"] == 2
     assert again.card["cv"]["repeats"] == first.card["cv"]["repeats"] == 3
+
+
+def test_a_refit_too_long_by_the_folds_is_planned_from_a_refit_of_the_sample(
+    monkeypatch, tmp_path, mixed
+):
+    """Where the folds' time says the refit on all rows will not fit, the sample is
+    refitted first and its time, measured alone, plans the rest: a fold's time, taken
+    beside other trials and scaled up from fewer rows, once made the refit on a
+    22,500-row table take 4,000 rows where all of them fitted."""
+    from automl import refit
+
+    monkeypatch.setattr(search, "SEARCH_ROWS", 150)
+    estimate, fit_once = refit._estimate, refit._fit_once
+    fitted = []
+
+    def the_folds_say_too_long(runner, trial, rows=None):
+        return 1e4 if rows is None else estimate(runner, trial, rows)
+
+    def noted(runner, trial, rows, *args):
+        fitted.append(len(rows))
+        return fit_once(runner, trial, rows, *args)
+
+    monkeypatch.setattr(refit, "_estimate", the_folds_say_too_long)
+    monkeypatch.setattr(refit, "_fit_once", noted)
+    model = automl.AutoML(
+        time_budget=30, n_trials=2, cv=3, algorithms=["linear"], ensemble=False,
+        explanations=False, learning_curve=False, n_jobs=1,
+    )  # fmt: skip
+    model.fit(mixed, "bought", output=tmp_path / "m")
+    assert fitted == [150, 300]  # the sample, then every row
+    assert model.card["refit"]["rows"] == 300
+
+
+def test_the_fixed_part_of_a_fit_does_not_grow_with_the_rows():
+    fixed = search.FIT_OVERHEAD_SECONDS
+    grown = 4**search.REFIT_EXPONENT
+    assert search.scaled_seconds(1.0, 1000, 4000) == pytest.approx(fixed + (1 - fixed) * grown)
+    assert search.scaled_seconds(0.2, 1000, 4000) == pytest.approx(0.1 + 0.1 * grown)
+    assert search.scaled_seconds(1.0, 1000, 1000) == pytest.approx(1.0)
