@@ -413,6 +413,37 @@ def test_a_refit_that_fits_only_without_the_explanation_takes_its_time(monkeypat
     assert model.card["refit"]["rows"] == 400
 
 
+def test_a_refit_too_long_even_with_the_explanation_takes_its_time_for_more_rows(monkeypatch):
+    """A refit on all rows estimated to overrun even the time kept for the explanation and
+    the learning curve still takes that time, for as many rows as fit in it: a model
+    that learnt from more rows comes before them."""
+    from automl import refit
+    from automl.search import Search
+
+    refitting = []
+    sample_model, estimate = refit._sample_model, Search.refit_estimate
+
+    def sample_model_noted(*args, **kwargs):
+        refitting.append(True)
+        return sample_model(*args, **kwargs)
+
+    def nine_tenths_fit(self, fold_seconds, algorithm, rows=None, measured_rows=None):
+        if not refitting:
+            return estimate(self, fold_seconds, algorithm, rows, measured_rows)
+        left = refit._hard_end(self.budget) - self.budget.finish - time.monotonic()
+        return (left + self.budget.extras) / 0.9
+
+    monkeypatch.setattr(refit, "_sample_model", sample_model_noted)
+    monkeypatch.setattr(Search, "refit_estimate", nine_tenths_fit)
+    model = AutoML(
+        time_budget=20, n_trials=2, cv=4, algorithms=["linear"], ensemble=False, n_jobs=1
+    )
+    model.fit(make_mixed(400, seed=3), target="bought")
+    # 9/10 of the rows (less the moment between the estimate and the plan), where without
+    # the extras the refit would have kept to a fold's 300.
+    assert 350 <= model.card["refit"]["rows"] <= 360
+
+
 def test_long_member_refits_are_kept_time_for_only_if_the_ensemble_takes_them():
     """Where the other members' refits are long, the search keeps time only for those the
     ensemble selection over the pool takes now: not for a member that adds nothing."""
