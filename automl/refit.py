@@ -270,11 +270,10 @@ def _sample_model(
 
     The sample is refitted when the table is bigger and that takes at most
     `SAMPLE_REFIT_SHARE` of the time left, or when the refit on all rows is estimated not
-    to fit even in the explanation's time, as long as the sample's does. A fold's time is
-    measured beside the other trials' and grows with the rows (`search.scaled_seconds`)
-    from a fold's; a refit on the sample is measured alone, on nearly as many rows as the
-    refit. At 10 s on segments (22,500 rows), a fold of LightGBM took 1.5 s where its
-    refit on 4,000 rows alone took 0.8 s.
+    to fit even in the explanation's time, as long as the sample's does. The folds were
+    timed beside other trials; the sample's refit is timed alone, on more rows than a
+    fold's, and so plans the refit better. At 10 s on segments (22,500 rows),
+    a fold of LightGBM took 1.5 s where its refit on 4,000 rows alone took 0.8 s.
     """
     estimate = _estimate(runner, trial)
     sample = runner.sample
