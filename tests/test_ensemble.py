@@ -355,10 +355,10 @@ def test_bagging_exports_the_average_of_the_fold_models(tmp_path, mixed):
     )
 
 
-def test_a_short_refit_keeps_at_least_the_rows_of_a_fold(monkeypatch):
-    """When the refit on all rows is estimated not to fit, the exported model still learns
-    from as many rows as each fold's model did: the model the CV estimate is of (a model
-    of 5% of the rows once scored far worse than its estimate)."""
+def _refit_estimated(monkeypatch, late):
+    """From the refit on (the search is over), `Search.refit_estimate` returns
+    `late(search, left)`, `left` the seconds the refit has before the time kept for
+    what follows it; before, the real estimate."""
     from automl import refit
     from automl.search import Search
 
@@ -366,14 +366,25 @@ def test_a_short_refit_keeps_at_least_the_rows_of_a_fold(monkeypatch):
     sample_model, estimate = refit._sample_model, Search.refit_estimate
 
     def sample_model_noted(*args, **kwargs):
-        refitting.append(True)  # the search is over: from here the refit is "too slow"
+        refitting.append(True)
         return sample_model(*args, **kwargs)
 
-    def too_slow(self, fold_seconds, algorithm, rows=None, measured_rows=None):
-        return 1e6 if refitting else estimate(self, fold_seconds, algorithm, rows, measured_rows)
+    def estimated(self, fold_seconds, algorithm, rows=None, measured_rows=None):
+        if not refitting:
+            return estimate(self, fold_seconds, algorithm, rows, measured_rows)
+        left = refit._hard_end(self.budget) - self.budget.finish - time.monotonic()
+        return late(self, left)
 
     monkeypatch.setattr(refit, "_sample_model", sample_model_noted)
-    monkeypatch.setattr(Search, "refit_estimate", too_slow)
+    monkeypatch.setattr(Search, "refit_estimate", estimated)
+    return refitting
+
+
+def test_a_short_refit_keeps_at_least_the_rows_of_a_fold(monkeypatch):
+    """When the refit on all rows is estimated not to fit, the exported model still learns
+    from as many rows as each fold's model did: the model the CV estimate is of (a model
+    of 5% of the rows once scored far worse than its estimate)."""
+    refitting = _refit_estimated(monkeypatch, lambda search, left: 1e6)
     model = AutoML(
         time_budget=20, n_trials=2, cv=4, algorithms=["linear"], ensemble=False,
         explanations=False, learning_curve=False, n_jobs=1,
@@ -386,25 +397,13 @@ def test_a_short_refit_keeps_at_least_the_rows_of_a_fold(monkeypatch):
 def test_a_refit_that_fits_only_without_the_explanation_takes_its_time(monkeypatch):
     """A refit on all rows estimated to overrun the time kept for it, but not that plus the
     explanation's and the learning curve's, learns from every row: they come after."""
-    from automl import refit
-    from automl.search import Search
+    borrowed = []
 
-    refitting, borrowed = [], []
-    sample_model, estimate = refit._sample_model, Search.refit_estimate
+    def needs_the_extras(search, left):
+        borrowed.append(search.budget.extras)
+        return left + search.budget.extras / 2
 
-    def sample_model_noted(*args, **kwargs):
-        refitting.append(True)
-        return sample_model(*args, **kwargs)
-
-    def needs_the_extras(self, fold_seconds, algorithm, rows=None, measured_rows=None):
-        if not refitting:
-            return estimate(self, fold_seconds, algorithm, rows, measured_rows)
-        left = refit._hard_end(self.budget) - self.budget.finish - time.monotonic()
-        borrowed.append(self.budget.extras)
-        return left + self.budget.extras / 2
-
-    monkeypatch.setattr(refit, "_sample_model", sample_model_noted)
-    monkeypatch.setattr(Search, "refit_estimate", needs_the_extras)
+    _refit_estimated(monkeypatch, needs_the_extras)
     model = AutoML(
         time_budget=20, n_trials=2, cv=4, algorithms=["linear"], ensemble=False, n_jobs=1
     )
@@ -417,24 +416,7 @@ def test_a_refit_too_long_even_with_the_explanation_takes_its_time_for_more_rows
     """A refit on all rows estimated to overrun even the time kept for the explanation and
     the learning curve still takes that time, for as many rows as fit in it: a model
     that learnt from more rows comes before them."""
-    from automl import refit
-    from automl.search import Search
-
-    refitting = []
-    sample_model, estimate = refit._sample_model, Search.refit_estimate
-
-    def sample_model_noted(*args, **kwargs):
-        refitting.append(True)
-        return sample_model(*args, **kwargs)
-
-    def nine_tenths_fit(self, fold_seconds, algorithm, rows=None, measured_rows=None):
-        if not refitting:
-            return estimate(self, fold_seconds, algorithm, rows, measured_rows)
-        left = refit._hard_end(self.budget) - self.budget.finish - time.monotonic()
-        return (left + self.budget.extras) / 0.9
-
-    monkeypatch.setattr(refit, "_sample_model", sample_model_noted)
-    monkeypatch.setattr(Search, "refit_estimate", nine_tenths_fit)
+    _refit_estimated(monkeypatch, lambda search, left: (left + search.budget.extras) / 0.9)
     model = AutoML(
         time_budget=20, n_trials=2, cv=4, algorithms=["linear"], ensemble=False, n_jobs=1
     )
