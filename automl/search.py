@@ -99,9 +99,14 @@ ENSEMBLE_REFIT_SHARE = 0.25
 # When the other members' refits would take more than this, only the members the
 # ensemble selection over the pool takes now are kept time for (see `_update_reserve`).
 SELECTED_RESERVE_SECONDS = 2.0
-# Averaging the candidates in each round adds a little to scoring them (measured: 0.8 to
-# 1.6 times the scoring alone on small tables, 1.05 on 200,000 rows).
-SELECTION_OVERHEAD = 1.2
+# The selection's time per evaluation of a blend, as a multiple of the parent's time
+# scoring a trial's folds during the search. Measured once as 0.8 to 1.6 on small tables
+# and 1.05 on 200,000 rows; on the code of 2026-12-05, where the scoring is timed beside
+# the trials and the selection runs with the workers idle, 0.43 to 0.76 at 10 s (wine,
+# breast_cancer, churn: 0.57 to 0.67 s taken, 1.0 to 1.6 s estimated at 1.2) and 0.26 at
+# 30 s (churn: 2.56 s taken, 11.6 s estimated). Kept above every one of these: the
+# selection stops at its own deadline, so an estimate short of it costs rounds, not time.
+SELECTION_OVERHEAD = 0.8
 # With early stopping, the refit on all rows uses the mean of the folds' kept rounds times
 # this: it sees a third more rows than a fold's model did (0.9 x 0.8 of them at 5 folds).
 REFIT_ROUNDS_FACTOR = 1.1
