@@ -364,6 +364,23 @@ def test_the_learning_curve_runs_on_growing_shares_and_can_be_turned_off(mixed):
     assert off.card["learning_curve"] is None
 
 
+def test_no_time_is_kept_for_a_curve_a_short_budget_cannot_make(mixed, monkeypatch):
+    from automl import finish
+
+    # At 10 s the curve would have 0.5 s beside the explanation: nothing is kept for it
+    # (the search has that second) and it is not started. At 30 s it has its 2 s.
+    assert (finish.curve_seconds(10), finish.curve_seconds(30)) == (0.0, 2.0)
+    short = automl.AutoML(time_budget=10, n_trials=2, cv=3, algorithms=["linear"])
+    assert finish.extras_seconds(short) == finish.explain_seconds(10)
+
+    def measured(*args, **kwargs):
+        raise AssertionError("the curve was started")
+
+    monkeypatch.setattr(finish.curve, "learning_curve", measured)
+    short.fit(mixed, target="bought")
+    assert short.card["learning_curve"] is None and short.insights_ is not None
+
+
 def test_an_interrupt_after_the_refit_stops_the_learning_curve(mixed, monkeypatch):
     from automl import finish
     from automl.errors import Cancelled
