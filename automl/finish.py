@@ -213,7 +213,7 @@ def finish(
     model.insights_ = None
     if explained is not None:
         before = raw if calibration is not None and calibration.kept else None
-        model.insights_ = _write_report(model, runner, explained, before)
+        model.insights_ = _write_report(model, runner, explained, before, budget)
 
 
 # The decision rule -------------------------------------------------------------------
@@ -501,9 +501,11 @@ def _write_report(
     runner: Search,
     explained: tuple[Any, pd.DataFrame],
     uncalibrated: np.ndarray | None,
+    budget: Budget,
 ) -> report.Insights | None:
     """The plots and the report of the explained model; `uncalibrated`: the
-    out-of-fold predictions before calibration, when it was kept."""
+    out-of-fold predictions before calibration, when it was kept. Plots that may be
+    left out (`report._beeswarms`) stop before the export's time."""
     schema, card = model.schema_, model.card_
     assert schema is not None and card is not None
     oof = before = None
@@ -517,8 +519,9 @@ def _write_report(
             before = uncalibrated[rows]
     try:
         return report.make_insights(
-            *explained, schema, card, oof, evaluation=model.evaluation_, uncalibrated=before
-        )
+            *explained, schema, card, oof, evaluation=model.evaluation_, uncalibrated=before,
+            deadline=budget.end - EXPORT_SECONDS,
+        )  # fmt: skip
     except Exception as exc:
         cannot_explain(exc)
         return None

@@ -177,3 +177,30 @@ def test_info_checks_the_files_and_the_versions(run_dir, tmp_path):
     assert "scikit-learn 0.1.0 made it" in old.stderr
     with pytest.warns(UserWarning, match="other library versions"):
         automl.load(copy)
+
+
+def test_class_beeswarms_stop_at_the_reports_deadline_and_the_report_says_so():
+    import time
+
+    from automl import explain, report
+
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame(rng.normal(size=(40, 3)), columns=["a", "b", "c"])
+    explanation = explain.Explanation(
+        values=rng.normal(size=(40, 3, 4)), base=np.zeros(4), columns=list(rows),
+        outputs=["w", "x", "y", "z"], rows=rows, numeric=rows.to_numpy(), method="tree",
+        space="log-odds", n_total=40,
+    )  # fmt: skip
+    every = report._beeswarms(explanation, None)
+    assert sorted(every) == [f"beeswarm-{k}.png" for k in range(4)]
+    # Past the deadline, the first class is still drawn, and the report says the rest
+    # were not.
+    late = report._beeswarms(explanation, time.monotonic() - 1)
+    assert list(late) == ["beeswarm-0.png"]
+    importance = explain.importance(explanation)
+    said = [text for kind, text in report._explanation_blocks(importance, explanation, late)
+            if kind == "p"]  # fmt: skip
+    assert "drawn for 1 of the 4 classes" in said[-1]
+    assert not any("classes: the time" in text
+                   for _, text in report._explanation_blocks(importance, explanation, every)
+                   if isinstance(text, str))  # fmt: skip
