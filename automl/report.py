@@ -481,11 +481,12 @@ def _explanation_blocks(
         ("img", Image("importance.png", "mean |SHAP| per column")),
     ]
     outputs = explanation.outputs[:MAX_CLASS_PLOTS]
+    drawn = 0
     for k, label in enumerate(outputs):
         name = _beeswarm_name(explanation, k)
         if name in images:
             blocks.append(("img", Image(name, f"contributions to {label}, one dot per row")))
-    drawn = sum(_beeswarm_name(explanation, k) in images for k in range(len(outputs)))
+            drawn += 1
     if drawn < len(outputs):
         blocks.append(
             (
