@@ -210,11 +210,13 @@ class Worker:
         deadline: float,
         cancel: threading.Event | None = None,
         threads: int | None = None,
+        stop: threading.Event | None = None,
     ) -> tuple[Any, float]:
         """Fit on `rows` of the data, with `threads` threads (default: the data's); return
-        the fitted pipeline and the seconds it took."""
+        the fitted pipeline and the seconds it took. Raises `TimeUp` at `deadline` or as
+        soon as `stop` is set (the worker process is then replaced)."""
         self._request(("refit", candidate, rows, threads), deadline)
-        _, pipeline, seconds = self._wait(deadline, cancel)
+        _, pipeline, seconds = self._wait(deadline, cancel, stop)
         return pipeline, seconds
 
     def fit_predict(

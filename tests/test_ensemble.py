@@ -26,7 +26,7 @@ from automl.search import (
     enqueue_first_trials,
     make_sampler,
 )
-from automl.worker import TrialFailed, Worker
+from automl.worker import TimeUp, TrialFailed, Worker
 
 ROC_AUC = get_registry().metric("roc_auc")
 LOG_LOSS = get_registry().metric("log_loss")
@@ -424,6 +424,57 @@ def test_a_refit_too_long_even_with_the_explanation_takes_its_time_for_more_rows
     # 9/10 of the rows (less the moment between the estimate and the plan), where without
     # the extras the refit would have kept to a fold's 300.
     assert 350 <= model.card["refit"]["rows"] <= 360
+
+
+def _sampled_and_short(monkeypatch, budget=20):
+    """A table of 400 rows searched on a sample of 150, whose refit on all rows is
+    estimated (from the refit on) never to fit: planned, it takes a fold's rows."""
+    from automl import search
+
+    monkeypatch.setattr(search, "SEARCH_ROWS", 150)
+    _refit_estimated(monkeypatch, lambda search, left: 1e6)
+    return AutoML(
+        time_budget=budget, n_trials=2, cv=3, algorithms=["linear"], ensemble=False,
+        explanations=False, learning_curve=False, n_jobs=2,
+    )  # fmt: skip
+
+
+def test_the_idle_worker_refits_every_row_beside_the_planned_refit(monkeypatch):
+    """With two workers, the second refits the best trial on all rows while the first
+    makes the refit the estimate plans; the model of every row is exported when it is
+    done in the planned refit's time, however short the estimate said it would fall."""
+    refits = []
+    refit = Worker.refit
+
+    def noted(self, candidate, rows, deadline, cancel=None, threads=None, stop=None):
+        refits.append((len(rows), stop is not None))
+        return refit(self, candidate, rows, deadline, cancel, threads, stop)
+
+    monkeypatch.setattr(Worker, "refit", noted)
+    model = _sampled_and_short(monkeypatch)
+    model.fit(make_mixed(400, seed=3), target="bought")
+    assert model.card["data"]["search_rows"] == 150
+    assert sorted(refits) == [(100, False), (400, True)]  # a fold's rows, and every row
+    assert model.card["refit"]["rows"] == 400
+
+
+def test_a_refit_beside_that_is_not_done_in_time_is_stopped_and_the_plan_exported(
+    monkeypatch,
+):
+    refit, stopped = Worker.refit, []
+
+    def never_done(self, candidate, rows, deadline, cancel=None, threads=None, stop=None):
+        if stop is None:
+            return refit(self, candidate, rows, deadline, cancel, threads)
+        stopped.append(stop.wait(60))
+        raise TimeUp()
+
+    monkeypatch.setattr(Worker, "refit", never_done)
+    model = _sampled_and_short(monkeypatch, budget=6)
+    model.fit(make_mixed(400, seed=3), target="bought")
+    assert stopped == [True]  # stopped once the planned refit was in hand
+    assert model.card["refit"]["rows"] == 100
+    assert model.card["timing"]["wall_seconds"] <= 6 * 1.1 + 5
 
 
 def test_long_member_refits_are_kept_time_for_only_if_the_ensemble_takes_them():
