@@ -54,6 +54,7 @@ from automl.events import (
 from automl.plugins import get_registry
 from automl.refit import final_model
 from automl.search import (
+    EXPORT_SECONDS,
     Budget,
     Search,
     Settings,
@@ -240,8 +241,10 @@ class AutoML:
         algorithms = self._algorithms(schema.task)
         X = data.prepare(frame, schema, source)
         y = data.encode_target(frame[target], schema)
-        # What follows the refit has time of its own, kept back from the search.
-        budget.finish = finish.finish_seconds(self, held_out is not None, len(X))
+        # What follows the refit has time of its own, kept back from the search; the
+        # export's only when there is a bundle to write.
+        budget.export = EXPORT_SECONDS if output is not None else 0.0
+        budget.finish = finish.finish_seconds(self, held_out is not None, len(X), budget.export)
         budget.extras = finish.extras_seconds(self)
         imbalance = _imbalance(y, schema)
         table_bytes = int(X.memory_usage(deep=True).sum())

@@ -98,11 +98,14 @@ def _kept(budget: float, share: float, small_share: float, low: float, high: flo
     return min(max(share * budget, min(low, small_share * budget)), high)
 
 
-def finish_seconds(model: AutoML, test: bool, rows: int = 0) -> float:
+def finish_seconds(
+    model: AutoML, test: bool, rows: int = 0, export: float = EXPORT_SECONDS
+) -> float:
     """Seconds kept back from the search for what follows the refit of a table of `rows`
-    rows. The learning curve starts beside the explanation, but has time of its own: the
-    explanation's alone let it finish on 5 of 32 runs of the 60 s benchmark."""
-    seconds = EXPORT_SECONDS + PREPARE_SECONDS_PER_MILLION_ROWS * rows / 1e6
+    rows, `export` of them for writing the bundle. The learning curve starts beside the
+    explanation, but has time of its own: the explanation's alone let it finish on 5 of 32
+    runs of the 60 s benchmark."""
+    seconds = export + PREPARE_SECONDS_PER_MILLION_ROWS * rows / 1e6
     seconds += extras_seconds(model)
     if test:
         seconds += test_seconds(model.time_budget)
@@ -121,7 +124,7 @@ def explain_deadline(time_budget: float, budget: Budget) -> float:
     of the budget, and, when the search ended early (--n-trials), after about the
     time kept for them, not the rest of the budget."""
     kept = max(explain_seconds(time_budget) - REPORT_SECONDS, MIN_SHAP_SECONDS)
-    end = budget.end - EXPORT_SECONDS - REPORT_SECONDS
+    end = budget.end - budget.export - REPORT_SECONDS
     return min(end, time.monotonic() + kept)
 
 
@@ -402,7 +405,7 @@ def _start_curve(
     if model.explanations:
         workers = workers[:1]
         # Not the rest of the budget when the search ended early (--n-trials).
-        end = budget.end - EXPORT_SECONDS - REPORT_SECONDS
+        end = budget.end - budget.export - REPORT_SECONDS
         deadline = min(end, time.monotonic() + curve_window(model.time_budget, kept))
     else:
         deadline = min(budget.end - (budget.finish - kept), time.monotonic() + kept)
@@ -459,7 +462,7 @@ def _score_held_out(
     started = time.monotonic()
     explaining = explain_seconds(model.time_budget) if model.explanations else 0.0
     deadline = min(
-        started + test_seconds(model.time_budget), budget.end - EXPORT_SECONDS - explaining
+        started + test_seconds(model.time_budget), budget.end - budget.export - explaining
     )
     # With a model to compare, the test's bootstrap leaves it half the time.
     own = deadline if like is None else started + (deadline - started) / 2
@@ -520,7 +523,7 @@ def _write_report(
     try:
         return report.make_insights(
             *explained, schema, card, oof, evaluation=model.evaluation_, uncalibrated=before,
-            deadline=budget.end - EXPORT_SECONDS,
+            deadline=budget.end - budget.export,
         )  # fmt: skip
     except Exception as exc:
         cannot_explain(exc)

@@ -15,7 +15,7 @@ from automl import ensemble
 from automl.contract import Metric, Task
 from automl.errors import SearchError
 from automl.preprocess import build_candidate
-from automl.search import EXPORT_SECONDS, Budget, Search
+from automl.search import Budget, Search
 from automl.worker import TimeUp, TrialFailed, run_jobs
 
 # How far past the budget the refit may run before it is cut short; the promise to the user
@@ -229,7 +229,7 @@ def _refit(
     errors = []
     for trial in [ranked[0]] + ([fastest] if fastest.number != ranked[0].number else []):
         algorithm = runner.algorithms[trial.params["algorithm"]]
-        beside = _Beside.start(runner, trial, hard_end - EXPORT_SECONDS, cancel)
+        beside = _Beside.start(runner, trial, hard_end - budget.export, cancel)
         try:
             in_hand, estimate = _sample_model(runner, trial, budget, cancel)
             available = hard_end - budget.finish - time.monotonic()
@@ -248,14 +248,14 @@ def _refit(
             rows = _subsample(runner.y, share, settings.task, settings.seed)
             final: Final | None = None
             if beside is not None and len(rows) == len(runner.y):
-                planned_end = hard_end - EXPORT_SECONDS  # the all-rows refit is running
+                planned_end = hard_end - budget.export  # the all-rows refit is running
             elif in_hand is not None and len(rows) <= len(runner.sample):
                 final = Final(in_hand, trial, len(runner.sample))
             else:
                 try:
                     # Planned within the time after which the explanation and export still
                     # fit, but stopped only when the export alone would not: a model first.
-                    pipeline, seconds = _fit(runner, trial, rows, hard_end - EXPORT_SECONDS, cancel)
+                    pipeline, seconds = _fit(runner, trial, rows, hard_end - budget.export, cancel)
                     runner.refit_seconds += seconds
                     final = Final(pipeline, trial, len(rows))
                 except (TimeUp, TrialFailed) as exc:

@@ -168,6 +168,8 @@ class Budget:
     seconds: float
     # Seconds kept back after the refit: the explanation, the report and the export.
     finish: float = EXPORT_SECONDS
+    # Of those, the export's: none when nothing is written (`AutoML.fit` without output).
+    export: float = EXPORT_SECONDS
     # Of those, the explanation's and the learning curve's, which the refit of the winner
     # may take when without them it could not learn from every row (`automl.refit`).
     extras: float = 0.0
@@ -576,7 +578,7 @@ class Search:
         self.lock = threading.RLock()
         # Until a trial is complete, only the export is kept back: a model comes first,
         # its explanation after (it fits in what is left, and in the budget's grace).
-        self.refit_reserve = EXPORT_SECONDS
+        self.refit_reserve = budget.export
         self.started = time.monotonic()
         self.search_seconds = 0.0
         self.refit_seconds = 0.0

@@ -108,3 +108,26 @@ def test_fit_reads_a_file_path(tmp_path, mixed):
     model = AutoML(time_budget=30, n_trials=2, cv=3, algorithms=["linear"])
     model.fit(path, target="bought")
     assert model.card["data"]["source"] == str(path)
+
+
+def test_the_exports_second_is_kept_only_when_a_bundle_is_written(monkeypatch, tmp_path, mixed):
+    """The search keeps back the time of what follows it; writing the bundle is part of
+    that only with an output directory."""
+    from automl.search import EXPORT_SECONDS, Search
+
+    kept = []
+    init = Search.__init__
+
+    def noted(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        kept.append((self.budget.export, self.budget.finish, self.refit_reserve))
+
+    monkeypatch.setattr(Search, "__init__", noted)
+    options = dict(time_budget=20, n_trials=1, cv=2, algorithms=["linear"], n_jobs=1)
+    AutoML(**options).fit(mixed, "bought")
+    saved = AutoML(**options).fit(mixed, "bought", output=tmp_path / "m")
+    (export, finish, reserve), (saved_export, saved_finish, saved_reserve) = kept
+    assert (export, reserve) == (0.0, 0.0)
+    assert (saved_export, saved_reserve) == (EXPORT_SECONDS, EXPORT_SECONDS)
+    assert saved_finish - finish == pytest.approx(EXPORT_SECONDS)
+    assert (tmp_path / "m" / "model_card.json").exists() and saved.card["timing"]
