@@ -122,23 +122,47 @@ def _refit_members(
 ) -> dict[int, Any]:
     """Trial number -> pipeline refitted on all rows, for the members that fit in time.
 
-    A member whose estimated refit would end after the budget (less the export) is not
-    started: the grace beyond the budget is for the unexpected, not for planned work.
+    The members are refitted in every idle worker at once, most weight first, when each
+    refit has a trial's threads (else one after the other: a refit with every core would
+    only wait for the others). At 10 s on churn, the MLP, the main member, took 1.2 s in
+    one worker while the other idled, and the linear model and LightGBM (0.1 s together)
+    then had no time left: the MLP was exported alone (test AUC 0.8596 against the
+    ensemble's 0.8646). A member whose estimated refit would end after the budget (less
+    what follows the refit) is not started: the grace beyond the budget is for the
+    unexpected, not for planned work.
     """
     hard_end = _hard_end(budget)
-    fitted: dict[int, Any] = {}
-    for trial in members:
+    rows = np.arange(len(runner.y))
+    threads = runner.settings.n_jobs
+    together = not runner.bags() and all(
+        runner.refit_threads(t.params["algorithm"], len(rows)) == threads for t in members
+    )
+    parallel = runner.settings.parallel if together else 1
+    workers = [runner.idle.get() for _ in range(parallel)] if parallel > 1 else []
+
+    def refit(worker: Any, trial: Any) -> tuple[Any, float] | None:
         if time.monotonic() + _estimate(runner, trial) > budget.end - budget.finish:
-            continue
-        rows = np.arange(len(runner.y))
+            return None
         try:
-            pipeline, seconds = _fit(runner, trial, rows, hard_end - budget.finish, cancel)
-        except TimeUp:
-            break  # the worker was stopped at the hard end: no time for anything else
-        except TrialFailed:
-            continue
-        fitted[trial.number] = pipeline
-        runner.refit_seconds += seconds
+            if worker is None:
+                return _fit(runner, trial, rows, hard_end - budget.finish, cancel)
+            candidate = _candidate(runner, trial, threads)
+            return worker.refit(candidate, rows, hard_end - budget.finish, cancel, threads)
+        except (TimeUp, TrialFailed):
+            # Stopped at the hard end (the members after it are not started: their
+            # estimates no longer fit), or failed: the others are refitted without it.
+            return None
+
+    try:
+        results = run_jobs(workers or [None], members, refit)
+    finally:
+        for worker in workers:
+            runner.idle.put(worker)
+    fitted: dict[int, Any] = {}
+    for trial, result in zip(members, results, strict=True):
+        if result is not None:
+            fitted[trial.number] = result[0]
+            runner.refit_seconds += result[1]
     return fitted
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 import time
 
 import numpy as np
@@ -303,6 +304,25 @@ def test_with_one_member_left_the_best_trial_is_exported_alone(fitted_ensemble, 
     assert card["best"]["ensemble"] == [] and card["best"]["trial"] == best["trial"]
     assert fitted_ensemble.card["best"]["ensemble"][0]["trial"] == best["trial"]
     assert card["cv"]["score"] == best["roc_auc"]
+
+
+def test_the_members_are_refitted_in_both_workers_at_once(monkeypatch):
+    """With two workers, the ensemble's members are refitted two at a time: the first
+    two refits meet before either starts, which one worker alone could not do."""
+    original, calls, used = Worker.refit, itertools.count(1), set()
+    met = threading.Barrier(2, timeout=30)
+
+    def refit(self, candidate, rows, deadline, cancel=None, threads=None, stop=None):
+        if next(calls) <= 2:
+            met.wait()
+        used.add(id(self))
+        return original(self, candidate, rows, deadline, cancel, threads, stop)
+
+    monkeypatch.setattr(Worker, "refit", refit)
+    model = AutoML(**{**QUICK, "n_jobs": 2}, algorithms=ALGORITHMS)
+    model.fit(make_mixed(400, seed=5), target="bought")
+    assert len(model.card["best"]["ensemble"]) >= 2
+    assert len(used) == 2 and model.card["refit"]["rows"] == 400
 
 
 def test_a_regression_ensemble_predicts_the_weighted_average_of_its_members(tmp_path):
