@@ -212,6 +212,10 @@ def finish(
             concurrent.futures.wait([measuring])
         raise
     model.curve_ = _finish_curve(measuring)
+    # No worker is needed after the curve: they exit while the report is written (closing
+    # them one after the other took 0.53 s after the report at 10 s on digits).
+    for worker in workers:
+        worker.quit()
     card["learning_curve"] = model.curve_.as_dict() if model.curve_ is not None else None
     model.insights_ = None
     if explained is not None:

@@ -398,3 +398,15 @@ def test_trials_running_when_the_search_must_end_stop_then_not_at_their_own_dead
     assert done["sleepy"].elapsed - done["plodding"].elapsed < 1.0
     assert model.card["best"]["algorithm"] == "plodding"
     assert model.card["timing"]["wall_seconds"] <= 1.1 * 16 + 5
+
+
+def test_a_worker_asked_to_quit_exits_without_being_waited_for():
+    """`Worker.quit` returns at once and the process exits on its own, cleanly: a run
+    asks its workers once the learning curve is done, and closing them after the report
+    no longer waits about 0.27 s for each."""
+    worker = Worker()
+    process = worker._current
+    worker.quit()
+    assert process.popen.wait(timeout=60) == 0  # it read "quit": not killed
+    worker.close()
+    assert worker._current is None and not process.alive()
