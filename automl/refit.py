@@ -15,7 +15,7 @@ from automl import ensemble
 from automl.contract import Metric, Task
 from automl.errors import SearchError
 from automl.preprocess import build_candidate
-from automl.search import Budget, Search
+from automl.search import Budget, Search, refit_fold_seconds
 from automl.worker import TimeUp, TrialFailed, run_jobs
 
 # How far past the budget the refit may run before it is cut short; the promise to the user
@@ -218,7 +218,8 @@ def _fit_once(
 
 def _estimate(runner: Search, trial: Any, rows: int | None = None) -> float:
     """`Search.refit_estimate` of the trial's refit, from its folds' time."""
-    return runner.refit_estimate(trial.user_attrs["fold_seconds"], trial.params["algorithm"], rows)
+    seconds = refit_fold_seconds(trial)
+    return runner.refit_estimate(seconds, trial.params["algorithm"], rows)
 
 
 def _candidate(runner: Search, trial: Any, threads: int) -> Any:
