@@ -16,7 +16,7 @@ from automl.contract import Metric, Task
 from automl.errors import SearchError
 from automl.preprocess import build_candidate
 from automl.search import Budget, Search, refit_fold_seconds
-from automl.worker import TimeUp, TrialFailed, run_jobs
+from automl.worker import TimeUp, TrialFailed, Worker, run_jobs
 
 # How far past the budget the refit may run before it is cut short; the promise to the user
 # is 1.1 * budget + 5 seconds for the whole run.
@@ -133,9 +133,9 @@ def _refit_members(
     """
     hard_end = _hard_end(budget)
     rows = np.arange(len(runner.y))
-    threads = runner.settings.n_jobs
     together = not runner.bags() and all(
-        runner.refit_threads(t.params["algorithm"], len(rows)) == threads for t in members
+        runner.refit_threads(t.params["algorithm"], len(rows)) == runner.settings.n_jobs
+        for t in members
     )
     parallel = runner.settings.parallel if together else 1
     workers = [runner.idle.get() for _ in range(parallel)] if parallel > 1 else []
@@ -146,8 +146,7 @@ def _refit_members(
         try:
             if worker is None:
                 return _fit(runner, trial, rows, hard_end - budget.finish, cancel)
-            candidate = _candidate(runner, trial, threads)
-            return worker.refit(candidate, rows, hard_end - budget.finish, cancel, threads)
+            return _fit_once(runner, trial, rows, hard_end - budget.finish, cancel, worker)
         except (TimeUp, TrialFailed):
             # Stopped at the hard end (the members after it are not started: their
             # estimates no longer fit), or failed: the others are refitted without it.
@@ -209,11 +208,14 @@ def _fit_once(
     rows: np.ndarray,
     deadline: float,
     cancel: threading.Event | None,
+    worker: Worker | None = None,
+    stop: threading.Event | None = None,
 ) -> tuple[Any, float]:
-    """The trial's model fitted on `rows` in one worker, with `Search.refit_threads`."""
+    """The trial's model fitted on `rows` in one worker (default: the first), with
+    `Search.refit_threads`."""
     threads = runner.refit_threads(trial.params["algorithm"], len(rows))
     candidate = _candidate(runner, trial, threads)
-    return runner.worker.refit(candidate, rows, deadline, cancel, threads)
+    return (worker or runner.worker).refit(candidate, rows, deadline, cancel, threads, stop)
 
 
 def _estimate(runner: Search, trial: Any, rows: int | None = None) -> float:
@@ -332,13 +334,11 @@ class _Beside:
         self.stop = threading.Event()
         self.outcome: tuple[Any, float] | None = None
         self.error = ""
-        threads = runner.settings.n_jobs
-        candidate = _candidate(runner, trial, threads)
         rows = np.arange(len(runner.y))
 
         def fit() -> None:
             try:
-                self.outcome = worker.refit(candidate, rows, deadline, cancel, threads, self.stop)
+                self.outcome = _fit_once(runner, trial, rows, deadline, cancel, worker, self.stop)
             except TrialFailed as exc:
                 self.error = str(exc)
             except BaseException:  # TimeUp, stopped, or cancelled: the caller sees to it

@@ -176,10 +176,10 @@ def _failing_refits(monkeypatch, failing: set[int]) -> None:
     original = Worker.refit
     calls = itertools.count(1)
 
-    def refit(self, candidate, rows, deadline, cancel=None, threads=None):
+    def refit(self, candidate, rows, deadline, cancel=None, threads=None, stop=None):
         if next(calls) in failing:
             raise TrialFailed("ValueError: failed on purpose")
-        return original(self, candidate, rows, deadline, cancel, threads)
+        return original(self, candidate, rows, deadline, cancel, threads, stop)
 
     monkeypatch.setattr(Worker, "refit", refit)
 
