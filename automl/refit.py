@@ -18,10 +18,6 @@ from automl.preprocess import build_candidate
 from automl.search import Budget, Search, refit_fold_seconds
 from automl.worker import TimeUp, TrialFailed, Worker, run_jobs
 
-# How far past the budget the refit may run before it is cut short; the promise to the user
-# is 1.1 * budget + 5 seconds for the whole run.
-REFIT_GRACE_SHARE = 0.05
-REFIT_GRACE_SECONDS = 1.0
 MIN_REFIT_SHARE = 0.05
 # On a big table, a model of the search's sample is kept in hand when refitting it takes
 # at most this share of the time left (see `_refit`).
@@ -131,7 +127,7 @@ def _refit_members(
     what follows the refit) is not started: the grace beyond the budget is for the
     unexpected, not for planned work.
     """
-    hard_end = _hard_end(budget)
+    hard_end = budget.hard_end
     rows = np.arange(len(runner.y))
     together = not runner.bags() and all(
         runner.refit_threads(t.params["algorithm"], len(rows)) == runner.settings.n_jobs
@@ -198,10 +194,6 @@ def _fit(
     return bag, time.monotonic() - started
 
 
-def _hard_end(budget: Budget) -> float:
-    return budget.end + REFIT_GRACE_SHARE * budget.seconds + REFIT_GRACE_SECONDS
-
-
 def _fit_once(
     runner: Search,
     trial: Any,
@@ -251,7 +243,7 @@ def _refit(
     tried.
     """
     settings = runner.settings
-    hard_end = _hard_end(budget)
+    hard_end = budget.hard_end
     fastest = min(ranked, key=lambda t: t.user_attrs["fold_seconds"])
     errors = []
     for trial in [ranked[0]] + ([fastest] if fastest.number != ranked[0].number else []):
@@ -396,7 +388,7 @@ def _sample_model(
     sample = runner.sample
     if len(sample) >= len(runner.y):
         return None, estimate
-    available = _hard_end(budget) - budget.finish - time.monotonic()
+    available = budget.hard_end - budget.finish - time.monotonic()
     allowed = SAMPLE_REFIT_SHARE * available
     if estimate > available + budget.extras:
         allowed = max(allowed, available + budget.extras)

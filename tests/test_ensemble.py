@@ -392,7 +392,7 @@ def _refit_estimated(monkeypatch, late):
     def estimated(self, fold_seconds, algorithm, rows=None, measured_rows=None):
         if not refitting:
             return estimate(self, fold_seconds, algorithm, rows, measured_rows)
-        left = refit._hard_end(self.budget) - self.budget.finish - time.monotonic()
+        left = self.budget.hard_end - self.budget.finish - time.monotonic()
         return late(self, left)
 
     monkeypatch.setattr(refit, "_sample_model", sample_model_noted)
