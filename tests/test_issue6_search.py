@@ -435,6 +435,6 @@ def test_a_worker_asked_to_quit_exits_without_being_waited_for():
     worker = Worker()
     process = worker._current
     worker.quit()
-    assert process.popen.wait(timeout=60) == 0  # it read "quit": not killed
+    assert process.wait(timeout=60) == 0  # it read "quit": not killed
     worker.close()
     assert worker._current is None and not process.alive()

@@ -48,3 +48,14 @@ def plodding(trial, context):
 
 def no_sleep(trial, context):
     return {"seconds": trial.suggest_float("seconds", 0.0, 0.001)}
+
+
+class TellingClassifier(DummyClassifier):
+    """Fails, saying in its error where its worker runs: the working directory and the
+    AUTOML_TEST_MARK environment variable."""
+
+    def fit(self, X, y, sample_weight=None):
+        import os
+
+        mark = os.environ.get("AUTOML_TEST_MARK")
+        raise RuntimeError(f"cwd={os.getcwd()} mark={mark}")
