@@ -61,6 +61,7 @@ from automl.search import (
     enqueue_first_trials,
     make_pruner,
     make_sampler,
+    outscoring_partial,
     partial_trial,
     quiet_optuna,
     ranked_trials,
@@ -495,7 +496,21 @@ class AutoML:
                 hint="Check the algorithms' plugins (automl plugins), or try other --algorithms.",
             )
         if not ranked:
-            ranked = [_partial(the_study, runner, budget, counts)]
+            return [_partial(the_study, runner, budget, counts)]
+        outscoring = outscoring_partial(the_study, settings.metric, len(runner.folds), ranked[0])
+        if outscoring is not None:
+            part = outscoring.user_attrs["partial"]
+            warnings.warn(
+                f"Trial {part['trial']} ({outscoring.params['algorithm']}) was stopped for time"
+                f" after {part['folds']} of its {part['of']} folds, but scored better on each"
+                f" of them than the best complete trial (trial {ranked[0].number},"
+                f" {ranked[0].params['algorithm']}): it is the model, scored on those folds, a"
+                " rougher estimate; its probabilities are not calibrated. Give a larger"
+                " --time-budget.",
+                AutoMLWarning,
+                stacklevel=4,
+            )
+            ranked = [outscoring, *ranked]
         return ranked
 
     def _validate_options(self) -> None:

@@ -36,6 +36,11 @@ from automl.worker import EARLY_STOPPING_SHARE, FoldResult, TimeUp, TrialFailed,
 
 # Seconds kept back at the end of the budget for writing the bundle.
 EXPORT_SECONDS = 1.0
+# Why a trial was pruned when its pace said it would not finish in time.
+TOO_SLOW = "too slow for the budget left"
+# How much better on its folds a trial stopped for time must be than the best complete
+# one to be exported instead (see `outscoring_partial`).
+OUTSCORING_SHARE = 0.25
 # See `Budget.hard_end`.
 REFIT_GRACE_SHARE = 0.05
 REFIT_GRACE_SECONDS = 1.0
@@ -902,7 +907,7 @@ class Search:
                     trial.set_user_attr("reason", "worse than the median at this fold")
                     raise optuna.TrialPruned()
                 if len(scores) < k and self._too_slow(trial, scores, seconds, deadline):
-                    trial.set_user_attr("reason", "too slow for the budget left")
+                    trial.set_user_attr("reason", TOO_SLOW)
                     raise optuna.TrialPruned()
         except TimeUp:
             running = time.perf_counter() - begun - sum(seconds)
@@ -1183,20 +1188,71 @@ def partial_trial(study: optuna.Study, metric: Metric, n_folds: int) -> FrozenTr
             t.number,
         ),
     )
-    attrs = {k: v for k, v in best.user_attrs.items() if k not in ("reason", "stopped")}
+    return _add_partial(study, best, n_folds)
+
+
+def outscoring_partial(
+    study: optuna.Study, metric: Metric, n_folds: int, best: FrozenTrial
+) -> FrozenTrial | None:
+    """A trial stopped for time that scored better than `best`, the best complete trial,
+    on each fold it finished, and on their mean by more than OUTSCORING_SHARE of it and
+    than the spread (standard deviation) of `best`'s fold scores: added to the study as a
+    complete trial scored on those folds (as `partial_trial` does), to be exported
+    instead. The best such by its mean; None when there is none.
+
+    At 10 s on a 22,500-row, 7-class table searched on a 5,000-row sample, every trial
+    but a linear model was stopped for time on half of the benchmark's runs, after a fold
+    or two: the linear model (log loss 1.07) was exported, though an MLP had scored 0.56
+    and LightGBM 0.64 on their folds (LightGBM's defaults: 0.45 on the test rows). When
+    LightGBM did finish, the MLP was better by 13% on its one fold, but LightGBM,
+    refitted on every row with more rounds, scored 0.44 on the test rows and the MLP,
+    refitted on the sample alone, 0.47: hence a margin that takes only a far better one.
+    """
+    reference = best.user_attrs.get("fold_scores") or []
+    if "partial" in best.user_attrs or len(reference) < 2:
+        return None
+    spread = float(np.std(reference))
+    found: list[tuple[float, FrozenTrial]] = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.PRUNED, TrialState.FAIL)):
+        scores = trial.user_attrs.get("fold_scores") or []
+        timed_out = trial.user_attrs.get("stopped") or trial.user_attrs.get("reason") == TOO_SLOW
+        if not scores or not timed_out or len(scores) > len(reference):
+            continue
+        shared = reference[: len(scores)]
+        mean, theirs = float(np.mean(scores)), float(np.mean(shared))
+        margin = max(spread, OUTSCORING_SHARE * abs(theirs))
+        if all(metric.better(a, b) for a, b in zip(scores, shared, strict=True)) and (
+            abs(mean - theirs) > margin
+        ):
+            found.append((mean, trial))
+    if not found:
+        return None
+    sign = -1.0 if metric.direction == "maximize" else 1.0
+    _, chosen = min(found, key=lambda pair: (sign * pair[0], pair[1].number))
+    return _add_partial(study, chosen, n_folds)
+
+
+def _add_partial(study: optuna.Study, trial: FrozenTrial, n_folds: int) -> FrozenTrial:
+    """Add a copy of `trial` to the study as a complete trial scored on the folds it
+    finished ("partial" in its user attributes says so); return that copy."""
+    attrs = {k: v for k, v in trial.user_attrs.items() if k not in ("reason", "stopped")}
     scores = attrs["fold_scores"]
-    attrs["partial"] = {"trial": best.number, "folds": len(scores), "of": n_folds}
+    attrs["partial"] = {"trial": trial.number, "folds": len(scores), "of": n_folds}
     study.add_trial(
         optuna.trial.create_trial(
             state=TrialState.COMPLETE,
             value=float(np.mean(scores)),
-            params=best.params,
-            distributions=best.distributions,
+            params=trial.params,
+            distributions=trial.distributions,
             user_attrs=attrs,
-            intermediate_values=best.intermediate_values,
+            intermediate_values=trial.intermediate_values,
         )
     )
-    return ranked_trials(study, metric)[0]
+    copies = [t for t in _complete(study) if "partial" in t.user_attrs]
+    return max(
+        (t for t in copies if t.user_attrs["partial"]["trial"] == trial.number),
+        key=lambda t: t.number,
+    )
 
 
 def leaderboard(study: optuna.Study, metric: Metric) -> pd.DataFrame:

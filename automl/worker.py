@@ -10,7 +10,8 @@ one.
 A worker is never a fork of the parent: no OpenMP state of the parent is inherited and
 the user's main module is never re-run. On Linux, workers are forked from a fork server,
 one per parent process (`python -m automl.worker --fork-server`), which has imported the
-libraries once and never fits anything itself, so it starts no thread pool. Importing them
+libraries once and never fits anything itself, so no OpenMP thread pool runs when it
+forks (OpenBLAS shuts its threads down for a fork and starts them again when needed). Importing them
 costs a fresh interpreter about 2 CPU-seconds, a fork milliseconds: a run starts two
 workers and, before, a spare for each; on 2 cores at a 10 s budget that was a fifth of
 the CPU. `multiprocessing`'s forkserver is not used: its children import the parent's
@@ -184,12 +185,11 @@ class _ForkServer:
                 self.waiting.pop(0).pid = struct.unpack("q", reply)[0]
 
     def close(self) -> None:
-        self.socket.close()  # the server reads the end of its socket and exits
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(timeout=2)
-        if self.popen.poll() is None:
-            self.popen.kill()
-            self.popen.wait()
+        # Killed, not asked: it holds nothing to save, and an interpreter with these
+        # libraries takes about half a second to exit, which `automl run` would wait for.
+        self.socket.close()
+        self.popen.kill()
+        self.popen.wait()
 
 
 _server: _ForkServer | None = None

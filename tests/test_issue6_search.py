@@ -438,3 +438,71 @@ def test_a_worker_asked_to_quit_exits_without_being_waited_for():
     assert process.wait(timeout=60) == 0  # it read "quit": not killed
     worker.close()
     assert worker._current is None and not process.alive()
+
+
+def _study_of(metric_name: str, trials: list[tuple[str, list[float], dict]]) -> optuna.Study:
+    """A study holding, in order, (state, fold scores, user attributes) trials."""
+    metric = get_registry().metric(metric_name)
+    study = optuna.create_study(direction=metric.direction)
+    names = ["linear", "mlp", "lightgbm"]
+    distributions = {"algorithm": optuna.distributions.CategoricalDistribution(names)}
+    for number, (state, scores, attrs) in enumerate(trials):
+        complete = state == "complete"
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=optuna.trial.TrialState.COMPLETE
+                if complete
+                else getattr(optuna.trial.TrialState, state.upper()),
+                value=float(np.mean(scores)) if complete else None,
+                params={"algorithm": names[number % 3]},
+                distributions=distributions,
+                user_attrs={"fold_scores": scores, **attrs},
+            )
+        )
+    return study
+
+
+LINEAR_FOLDS = [1.05, 1.07, 1.06, 1.08, 1.08]  # log loss of the only complete trial
+
+
+@pytest.mark.parametrize(
+    ("stopped", "attrs", "exported"),
+    [
+        ([0.56], {"reason": search.TOO_SLOW}, True),  # far better on its one fold
+        ([0.56, 0.61], {"stopped": True}, True),  # stopped at the deadline after two
+        ([0.56], {"reason": "worse than the median at this fold"}, False),  # not for time
+        ([0.56, 1.10], {"reason": search.TOO_SLOW}, False),  # worse on one of its folds
+        ([0.90], {"reason": search.TOO_SLOW}, False),  # better by 15%: not by a quarter
+    ],
+)
+def test_a_trial_stopped_for_time_far_better_on_its_folds_than_the_best_is_exported(
+    stopped, attrs, exported
+):
+    state = "fail" if attrs.get("stopped") else "pruned"
+    study = _study_of("log_loss", [("complete", LINEAR_FOLDS, {}), (state, stopped, attrs)])
+    metric = get_registry().metric("log_loss")
+    best = search.ranked_trials(study, metric)[0]
+    found = search.outscoring_partial(study, metric, 5, best)
+    if not exported:
+        assert found is None and len(search.ranked_trials(study, metric)) == 1
+        return
+    assert found.value == pytest.approx(np.mean(stopped))
+    assert found.user_attrs["partial"] == {"trial": 1, "folds": len(stopped), "of": 5}
+    assert found.params == {"algorithm": "mlp"}
+    assert "reason" not in found.user_attrs and "stopped" not in found.user_attrs
+    # Stored as complete, after the trials scored on every fold in the ranking.
+    assert [t.number for t in search.ranked_trials(study, metric)] == [0, found.number]
+
+
+def test_of_several_trials_stopped_for_time_the_best_on_its_folds_is_exported():
+    study = _study_of(
+        "roc_auc",
+        [
+            ("complete", [0.60, 0.62, 0.61], {}),
+            ("pruned", [0.90], {"reason": search.TOO_SLOW}),
+            ("pruned", [0.95, 0.93], {"reason": search.TOO_SLOW}),
+        ],
+    )
+    metric = get_registry().metric("roc_auc")
+    found = search.outscoring_partial(study, metric, 3, search.ranked_trials(study, metric)[0])
+    assert found.user_attrs["partial"]["trial"] == 2 and found.value == pytest.approx(0.94)
