@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ from support import make_mixed
 
 import automl
 from automl import AutoML
-from automl.errors import Cancelled, UsageError
+from automl.errors import AutoMLWarning, Cancelled, UsageError
 from automl.events import BestImproved, PhaseChanged, SearchFinished, SearchStarted, TrialFinished
 from automl.plugins import get_registry
 
@@ -81,6 +82,9 @@ def test_same_seed_and_trials_give_the_same_leaderboard(mixed):
             seed=seed,
             n_jobs=1,
             algorithms=["lightgbm", "linear", "random_forest"],
+            # The leaderboard is the search's: nothing after the refit bears on it.
+            explanations=False,
+            learning_curve=False,
         )
         return model.fit(mixed, target="bought").leaderboard().drop(columns="fold_seconds")
 
@@ -131,3 +135,28 @@ def test_the_exports_second_is_kept_only_when_a_bundle_is_written(monkeypatch, t
     assert (saved_export, saved_reserve) == (EXPORT_SECONDS, EXPORT_SECONDS)
     assert saved_finish - finish == pytest.approx(EXPORT_SECONDS)
     assert (tmp_path / "m" / "model_card.json").exists() and saved.card["timing"]
+
+
+def test_a_refit_that_ends_past_the_budget_leaves_the_model_unexplained(mixed, monkeypatch):
+    """The refit may take the explanation's time (a model first); when it ends past the
+    budget, explaining would break the time promise, so the run says why it did not."""
+    from automl import api
+
+    real = api.final_model
+
+    def slow_refit(runner, ranked, budget, cancel):
+        final = real(runner, ranked, budget, cancel)
+        time.sleep(max(budget.end - time.monotonic(), 0.0) + 0.1)
+        return final
+
+    monkeypatch.setattr(api, "final_model", slow_refit)
+    phases = []
+    model = AutoML(
+        time_budget=8, n_trials=2, cv=3, algorithms=["linear"],
+        on_event=lambda e: phases.append(e.phase) if isinstance(e, PhaseChanged) else None,
+    )  # fmt: skip
+    with pytest.warns(AutoMLWarning, match="No time was left to explain the model"):
+        model.fit(mixed, target="bought")
+    assert "explain" not in phases and phases[-1] == "done"
+    assert model.insights_ is None
+    assert len(model.predict(mixed.drop(columns="bought"))) == len(mixed)
