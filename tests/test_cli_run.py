@@ -27,12 +27,15 @@ def test_run_then_predict(tmp_path, table, target, task, metric, good):
         "--target",
         target,
         # The six trials take about ten seconds; the budget leaves room for a busy machine.
+        # Not repeated: from 60 s on, the folds would be repeated two or three times.
         "--time-budget",
         "90",
         "--n-trials",
         "6",
         "--cv",
         "3",
+        "--cv-repeats",
+        "1",
         "--output",
         str(out),
         "--json",

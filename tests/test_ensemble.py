@@ -260,6 +260,8 @@ def test_no_ensemble_on_the_command_line(tmp_path):
     out = tmp_path / "model"
     algorithms = ",".join(ALGORITHMS)
     options = ["--algorithms", algorithms, "--n-trials", "8", "--cv", "3", "--n-jobs", "1"]
+    # Not repeated, nor explained: neither bears on the ensemble (30 s of the suite with).
+    options += ["--cv-repeats", "1", "--no-explain", "--no-learning-curve"]
     ran = run_cli(
         "run",
         str(csv),
