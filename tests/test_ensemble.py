@@ -608,3 +608,29 @@ def test_an_ensemble_whose_main_member_cannot_be_refitted_in_time_is_not_refitte
     seconds["lightgbm"] = 10.0  # now it fits: the members are refitted, most weight first
     refit._refit_ensemble(None, [best, other], chosen, budget, None)
     assert members == [best, other]
+
+
+def test_an_ensembles_members_may_take_the_explanations_time(monkeypatch):
+    """As the best trial's refit may (a model first): a main member whose refit ends after
+    the time kept for the explanation and the learning curve began, but before the
+    budget's end less the rest, is refitted. At 30 s on houses the MLP members were
+    judged not to fit, and the ensemble lost them or was given up."""
+    from types import SimpleNamespace
+
+    from automl import refit
+
+    best = SimpleNamespace(number=0, params={"algorithm": "mlp"})
+    other = SimpleNamespace(number=1, params={"algorithm": "lightgbm"})
+    seconds = {"mlp": 50.0, "lightgbm": 5.0}
+    monkeypatch.setattr(refit, "_estimate", lambda _, trial: seconds[trial.params["algorithm"]])
+    members: list = []
+    monkeypatch.setattr(refit, "_refit_members", lambda runner, trials, *a: members.extend(trials))
+    # 20 s follow the refit, 15 of them the explanation's and the curve's: 55 s for it.
+    budget = Budget(time.monotonic(), 60.0, finish=20.0, extras=15.0)
+    chosen = ensemble.Ensemble({0: 0.7, 1: 0.3}, [0.9, 0.9])
+    refit._refit_ensemble(None, [best, other], chosen, budget, None)
+    assert members == [best, other]
+    seconds["mlp"] = 58.0  # beyond the explanation's time too
+    members.clear()
+    assert refit._refit_ensemble(None, [best, other], chosen, budget, None) is None
+    assert members == []
