@@ -164,8 +164,8 @@ def _refit_members(
 
 def _members_end(budget: Budget) -> float:
     """When an ensemble's members' refits must be done: before the budget's end less what
-    follows the refit, less the explanation and the learning curve, whose time a member
-    may take as the best trial's refit may (a model first). At 30 s on houses, the MLP
+    follows the refit, but for the explanation's and the learning curve's time, which a
+    member may take as the best trial's refit may (a model first). At 30 s on houses, the MLP
     members' refits (3.3 s) were judged not to fit in what was left before the time kept
     for the explanation; the ensemble lost them (RMSE 37,512) or was given up (37,773, the
     histogram boosting alone, behind LightGBM's defaults' 37,533), where with them it
