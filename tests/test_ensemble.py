@@ -587,22 +587,30 @@ def _estimators(pipeline):
     return [v for v in pipeline.get_params(deep=True).values() if hasattr(v, "fit")]
 
 
-def test_an_ensemble_whose_main_member_cannot_be_refitted_in_time_is_not_refitted(monkeypatch):
-    """Refitting the other members of an ensemble whose main member does not fit in the
-    time left would export a lesser model alone: the best trial is refitted by itself
-    instead (on fewer rows, or in the explanation's time, if need be)."""
+def _two_members(monkeypatch, seconds: dict[str, float]):
+    """An ensemble of two trials, the first of `seconds`' algorithms with most weight,
+    whose refits are estimated at `seconds` and whose members' refits are only recorded:
+    (the refit module, the two trials, the list refitted members go to, the ensemble)."""
     from types import SimpleNamespace
 
     from automl import refit
 
-    best = SimpleNamespace(number=0, params={"algorithm": "lightgbm"})
-    other = SimpleNamespace(number=1, params={"algorithm": "xgboost"})
-    seconds = {"lightgbm": 50.0, "xgboost": 5.0}
+    best, other = (
+        SimpleNamespace(number=n, params={"algorithm": name}) for n, name in enumerate(seconds)
+    )
     monkeypatch.setattr(refit, "_estimate", lambda _, trial: seconds[trial.params["algorithm"]])
     members: list = []
     monkeypatch.setattr(refit, "_refit_members", lambda runner, trials, *a: members.extend(trials))
+    return refit, best, other, members, ensemble.Ensemble({0: 0.7, 1: 0.3}, [0.9, 0.9])
+
+
+def test_an_ensemble_whose_main_member_cannot_be_refitted_in_time_is_not_refitted(monkeypatch):
+    """Refitting the other members of an ensemble whose main member does not fit in the
+    time left would export a lesser model alone: the best trial is refitted by itself
+    instead (on fewer rows, or in the explanation's time, if need be)."""
+    seconds = {"lightgbm": 50.0, "xgboost": 5.0}
+    refit, best, other, members, chosen = _two_members(monkeypatch, seconds)
     budget = Budget(time.monotonic(), 60.0, finish=20.0)
-    chosen = ensemble.Ensemble({0: 0.7, 1: 0.3}, [0.9, 0.9])
     assert refit._refit_ensemble(None, [best, other], chosen, budget, None) is None
     assert members == []  # XGBoost was not refitted for nothing
     seconds["lightgbm"] = 10.0  # now it fits: the members are refitted, most weight first
@@ -615,19 +623,10 @@ def test_an_ensembles_members_may_take_the_explanations_time(monkeypatch):
     the time kept for the explanation and the learning curve began, but before the
     budget's end less the rest, is refitted. At 30 s on houses the MLP members were
     judged not to fit, and the ensemble lost them or was given up."""
-    from types import SimpleNamespace
-
-    from automl import refit
-
-    best = SimpleNamespace(number=0, params={"algorithm": "mlp"})
-    other = SimpleNamespace(number=1, params={"algorithm": "lightgbm"})
     seconds = {"mlp": 50.0, "lightgbm": 5.0}
-    monkeypatch.setattr(refit, "_estimate", lambda _, trial: seconds[trial.params["algorithm"]])
-    members: list = []
-    monkeypatch.setattr(refit, "_refit_members", lambda runner, trials, *a: members.extend(trials))
+    refit, best, other, members, chosen = _two_members(monkeypatch, seconds)
     # 20 s follow the refit, 15 of them the explanation's and the curve's: 55 s for it.
     budget = Budget(time.monotonic(), 60.0, finish=20.0, extras=15.0)
-    chosen = ensemble.Ensemble({0: 0.7, 1: 0.3}, [0.9, 0.9])
     refit._refit_ensemble(None, [best, other], chosen, budget, None)
     assert members == [best, other]
     seconds["mlp"] = 58.0  # beyond the explanation's time too
