@@ -359,9 +359,9 @@ def _checked(
     """An explainer for `pipeline`, its values and base for the first rows of `X`, the
     space they add up in, and the seconds they took (making the explainer aside).
 
-    An explainer whose values do not add up to the model's output (shap's trees cannot
-    follow HistGradientBoosting's categorical splits, for one), or not in the `wanted`
-    space, is replaced by the model-agnostic one."""
+    An explainer that fails on those rows, or whose values do not add up to the model's
+    output (shap's trees cannot follow HistGradientBoosting's categorical splits, for one),
+    or not in the `wanted` space, is replaced by the model-agnostic one."""
 
     def first_chunk(explainer: _Explainer) -> tuple[np.ndarray, np.ndarray, str, float]:
         first = X.iloc[: explainer.first_rows]
@@ -371,7 +371,14 @@ def _checked(
         return values, base, _space(pipeline, schema, first, values, base), seconds
 
     explainer = _explainer(pipeline, schema, background, seed, deadline, X)
-    values, base, space, seconds = first_chunk(explainer)
+    try:
+        values, base, space, seconds = first_chunk(explainer)
+    except Exception:
+        # shap knows the model but cannot feed it the preprocessed matrix: CatBoost refuses
+        # the float codes of categorical columns its plugin's estimator turns into integers.
+        if explainer.method == "kernel":
+            raise
+        space = ""
     if explainer.method != "kernel" and (not space or (wanted and space != wanted)):
         explainer = _Kernel(pipeline, schema, background, seed)
         values, base, space, seconds = first_chunk(explainer)

@@ -9,8 +9,10 @@ import numpy as np
 from automl_catboost.estimators import MISSING_CODE, CodedCatBoostClassifier, coded
 
 import automl
+from automl import data, explain
 from automl.contract import Task
 from automl.plugins import load_registry
+from automl.preprocess import build_candidate
 from automl.testing import parametrize_with_checks, registered, sample_table
 
 
@@ -57,3 +59,21 @@ def test_a_search_with_categoricals_saves_a_model_that_loads_and_predicts(tmp_pa
     loaded = automl.load(tmp_path / "model")
     assert np.allclose(loaded.predict_proba(new), model.predict_proba(new))
     assert not (Path.cwd() / "catboost_info").exists()
+
+
+def test_a_model_with_categoricals_is_explained_and_its_contributions_add_up():
+    # shap's TreeExplainer takes a CatBoost model but feeds it floats, which CatBoost
+    # refuses in categorical columns: the model-agnostic explainer takes over.
+    table = sample_table(Task.BINARY, n_rows=200)
+    schema = data.infer_schema(table, "target", None, "test")
+    X = data.prepare(table, schema)
+    y = data.encode_target(table["target"], schema)
+    algorithm = load_registry(only=["catboost"]).algorithm("catboost")
+    params = {**algorithm.defaults[0], "iterations": 50}
+    pipeline = build_candidate(algorithm, schema, params, schema.task, 0, 1).fit(X, y)
+    rows = table.head(6)
+    result = explain.explain(pipeline, schema, rows, explain.background_sample(X))
+    assert (result.method, result.space) == ("kernel", "probability")
+    np.testing.assert_allclose(
+        result.output(), pipeline.predict_proba(X.head(6))[:, 1:], rtol=1e-3, atol=1e-4
+    )
