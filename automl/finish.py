@@ -539,7 +539,7 @@ def _write_report(
 def _no_time_to_explain(final: Final, budget: Budget) -> None:
     """The refit may take the explanation's time to learn from every row (a model
     first): when it ended past the budget, the explanation (about 1.8 s at 10 s on a
-    22,500-row, 7-class table, with its plots and report) would break the time promise."""
+    22,500-row, 4-class table, with its plots and report) would break the time promise."""
     warnings.warn(
         f"No time was left to explain the model: the budget was spent when its refit on"
         f" {final.refit_rows} rows ended ({budget.elapsed():.1f} s of {budget.seconds:g} s), so"

@@ -320,7 +320,7 @@ class _Beside:
 
     Only on a table bigger than the search's sample, and when that refit would have the
     same threads as a trial's (`Search.refit_threads`): then the second worker would
-    idle, and its core with it. At 10 s on segments (22,500 rows, 7 classes), the
+    idle, and its core with it. At 10 s on segments (22,500 rows, 4 classes), the
     sample's refit took 0.9 s, after which the estimate allowed 16,209 rows (1.5 s);
     all rows take about 1.8 s alone.
     """

@@ -1034,7 +1034,7 @@ class Search:
         the budget. The refit counted is on all rows, or, for a trial whose folds so far
         score better than the best complete trial, on a fold's rows, the least the refit
         takes (`automl.refit`): a better model refitted on fewer rows is worth more than a
-        worse one on all. At 10 s on a 30,000-row, 7-class table, LightGBM's first trial
+        worse one on all. At 10 s on a 30,000-row, 4-class table, LightGBM's first trial
         (log loss 0.64 on its first folds) was stopped for its refit on all rows once a
         linear model (1.07) was complete, and the linear model was exported.
 
@@ -1200,7 +1200,7 @@ def outscoring_partial(
     complete trial scored on those folds (as `partial_trial` does), to be exported
     instead. The best such by its mean; None when there is none.
 
-    At 10 s on a 22,500-row, 7-class table searched on a 5,000-row sample, every trial
+    At 10 s on a 22,500-row, 4-class table searched on a 5,000-row sample, every trial
     but a linear model was stopped for time on half of the benchmark's runs, after a fold
     or two: the linear model (log loss 1.07) was exported, though an MLP had scored 0.56
     and LightGBM 0.64 on their folds (LightGBM's defaults: 0.45 on the test rows). When

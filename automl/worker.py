@@ -11,10 +11,10 @@ A worker is never a fork of the parent: no OpenMP state of the parent is inherit
 the user's main module is never re-run. On Linux, workers are forked from a fork server,
 one per parent process (`python -m automl.worker --fork-server`), which has imported the
 libraries once and never fits anything itself, so no OpenMP thread pool runs when it
-forks (OpenBLAS shuts its threads down for a fork and starts them again when needed). Importing them
-costs a fresh interpreter about 2 CPU-seconds, a fork milliseconds: a run starts two
-workers and, before, a spare for each; on 2 cores at a 10 s budget that was a fifth of
-the CPU. `multiprocessing`'s forkserver is not used: its children import the parent's
+forks (OpenBLAS shuts its threads down for a fork and starts them again when needed).
+Importing them costs a fresh interpreter about 2 CPU-seconds, a fork milliseconds: a run
+starts two workers and, before, a spare for each; on 2 cores at a 10 s budget that was a
+fifth of the CPU. `multiprocessing`'s forkserver is not used: its children import the parent's
 main module again. Elsewhere each worker is a fresh interpreter.
 """
 
