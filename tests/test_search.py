@@ -126,6 +126,8 @@ def _start_run(mixed_csv, out, *extra):
             "linear,lightgbm",
             "--cv",
             "3",
+            "--cv-repeats",  # (at 120 s a 300-row table's folds would be repeated 3 times)
+            "1",
             "--time-budget",
             "120",
             "--output",
