@@ -99,7 +99,8 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     output = tmp_path_factory.mktemp("serve") / "churn"
     result = run_cli(
         "run", str(SAMPLES / "churn.csv"), "--target", "churned", "--time-budget", "20",
-        *quick("lightgbm,linear", n_trials=3), "--no-ensemble", "--output", str(output), "--quiet",
+        *quick("lightgbm,linear", n_trials=3), "--no-ensemble", "--no-learning-curve",
+        "--output", str(output), "--quiet",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return output
