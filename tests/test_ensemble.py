@@ -164,7 +164,7 @@ def test_out_of_fold_predictions_reproduce_each_trials_fold_scores(repeats):
 
 # One shuffle of the folds, no explanation nor learning curve: at 60 s a 400-row table
 # would have its folds repeated three times, and neither the repeats nor what follows the
-# refit bears on the ensemble (a third of this file's time with them).
+# refit bears on the ensemble (this file took three times as long with them).
 QUICK = {
     "time_budget": 60, "n_trials": 8, "cv": 3, "cv_repeats": 1, "n_jobs": 1,
     "explanations": False, "learning_curve": False,
