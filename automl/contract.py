@@ -105,13 +105,18 @@ class EarlyStopping:
     fit_params: `(estimator, X_valid, y_valid) -> dict`, keyword arguments for the
         estimator's `fit` that make it stop on the preprocessed held-out rows.
     best_rounds: `(fitted estimator) -> int`, the rounds it kept.
-    Both functions must be importable by name (module-level), as they are sent to the
+    built_rounds: `(fitted estimator) -> int`, the rounds it built: the kept ones and
+        those past them it built before it stopped. A fold's time is that of the rounds
+        built, and the refit builds only those it keeps, so this is what the refit's time
+        is estimated from; None takes the kept rounds as built (an estimate the longer).
+    The functions must be importable by name (module-level), as they are sent to the
     worker process that fits the model.
     """
 
     param: str
     fit_params: Callable[[Any, Any, Any], Mapping[str, Any]]
     best_rounds: Callable[[Any], int]
+    built_rounds: Callable[[Any], int] | None = None
 
 
 SearchSpace = Callable[[Suggester, SearchContext], dict[str, Any]]

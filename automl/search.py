@@ -875,6 +875,7 @@ class Search:
         scores: list[float] = []
         seconds: list[float] = []
         rounds: list[int] = []
+        built: list[int] = []
         predictions: dict[int, np.ndarray] = {}
         k = len(self.folds)
         worker = self.idle.get()
@@ -901,6 +902,7 @@ class Search:
                 seconds.append(result.seconds)
                 if result.rounds is not None:
                     rounds.append(result.rounds)
+                    built.append(result.built or result.rounds)
                 predictions[result.fold] = result.predictions
                 trial.report(float(np.mean(scores)), result.fold)
                 if len(scores) < k and not self._spared(trial, seconds) and trial.should_prune():
@@ -929,7 +931,7 @@ class Search:
             # Also when stopped or pruned: a run in which no trial finishes its folds
             # exports the trial that finished the most (`partial_trial`).
             if seconds:
-                self._record_folds(trial, candidate, params, scores, seconds, rounds)
+                self._record_folds(trial, candidate, params, scores, seconds, rounds, built)
         value = float(np.mean(scores))
         with self.lock:
             self.score_seconds = scoring
@@ -944,6 +946,7 @@ class Search:
         scores: list[float],
         seconds: list[float],
         rounds: list[int],
+        built: list[int],
     ) -> None:
         trial.set_user_attr("fold_scores", scores)
         trial.set_user_attr("fold_seconds", float(np.mean(seconds)))
@@ -954,9 +957,14 @@ class Search:
             factor = (len(self.y) / learnt) ** REFIT_ROUNDS_EXPONENT
             kept = min(math.ceil(np.mean(rounds) * factor), int(params[name]))
             trial.set_user_attr("rounds", rounds)
-            # A fold's time at the refit's rounds, from which the refit is estimated.
+            # A fold's time at the refit's rounds, from which the refit is estimated: the
+            # fold's time was that of the rounds it built, the patience's past the kept
+            # ones included (on the 1,000,000-row table of benchmarks/bigtable.py, 1.28
+            # times as many for LightGBM's first trial at 60 s: the refit on all rows,
+            # estimated at 37.4 s from the kept rounds, took 29.8 s).
+            trial.set_user_attr("built_rounds", built)
             trial.set_user_attr(
-                "refit_fold_seconds", float(np.mean(seconds) * kept / np.mean(rounds))
+                "refit_fold_seconds", float(np.mean(seconds) * kept / np.mean(built))
             )
             trial.set_user_attr("params", _jsonable({**params, name: kept}))
 

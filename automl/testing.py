@@ -243,6 +243,12 @@ def check_early_stopping(algorithm: Algorithm, task: Task) -> None:
     assert isinstance(rounds, int) and 1 <= rounds <= most, (
         f"{algorithm.name}: best_rounds gave {rounds!r}, not a number of rounds from 1 to {most}"
     )
+    if stopping.built_rounds is not None:
+        built = stopping.built_rounds(fitted[-1])
+        assert isinstance(built, int) and rounds <= built <= most, (
+            f"{algorithm.name}: built_rounds gave {built!r}, not a number of rounds from the"
+            f" {rounds} kept to {most}"
+        )
     _check_predictions(algorithm, fitted, _new_rows(task), task, f"{label}, stopped early")
 
 

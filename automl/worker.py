@@ -72,6 +72,7 @@ class FoldResult:
     predictions: np.ndarray
     seconds: float
     rounds: int | None = None  # the boosting rounds kept, with early stopping
+    built: int | None = None  # ... and the rounds built (see `EarlyStopping.built_rounds`)
 
 
 def fit_fold(
@@ -112,6 +113,15 @@ def fit_fold(
     params.update(stopping.fit_params(model, X_stop, y[stop_rows]))
     model.fit(X_fit, y[fit_rows], **params)
     return pipeline, int(stopping.best_rounds(model))
+
+
+def built_rounds(candidate: Candidate, fitted: Any, kept: int | None) -> int | None:
+    """The rounds the fitted model built, at least those it kept (`kept`, as `fit_fold`
+    returned); the kept ones where its algorithm does not say."""
+    stopping = candidate.early_stopping
+    if kept is None or stopping is None or stopping.built_rounds is None:
+        return kept
+    return max(int(stopping.built_rounds(fitted[-1])), kept)
 
 
 class _Process:
@@ -613,10 +623,11 @@ def _cross_validate(candidate, X, y, folds, classification, receive, send) -> No
             fitted, rounds = fit_fold(candidate, X, y, train, classification)
             predictions = _predict(fitted, X.iloc[valid], classification)
             seconds = time.perf_counter() - start
+            built = built_rounds(candidate, fitted, rounds)
         except Exception as exc:
             send.send(("error", describe(exc)))
             return
-        send.send(("fold", fold, predictions, seconds, rounds))
+        send.send(("fold", fold, predictions, seconds, rounds, built))
         if receive.recv()[0] == "stop":
             break
     send.send(("done",))

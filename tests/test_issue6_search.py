@@ -21,7 +21,7 @@ from automl.plugins import get_registry
 from automl.portfolio import PORTFOLIO, SMALL_ROWS
 from automl.preprocess import build_candidate
 from automl.search import TrialCosts, first_trials, make_folds
-from automl.worker import EARLY_STOPPING_MIN_ROWS, Worker, fit_fold
+from automl.worker import EARLY_STOPPING_MIN_ROWS, Worker, built_rounds, fit_fold
 
 # The portfolio ------------------------------------------------------------------------
 
@@ -97,6 +97,10 @@ def test_a_boosted_model_stops_early_on_held_out_rows_of_big_folds():
     fitted, rounds = fit_fold(_lightgbm(schema), X, y, rows, classification=True)
     assert rounds is not None and 1 <= rounds < 2000
     assert fitted[-1].best_iteration_ == rounds
+    # It built the early stopping's patience past the rounds it kept, and says so.
+    built = built_rounds(_lightgbm(schema), fitted, rounds)
+    assert rounds < built <= 2000
+    assert built == len(fitted[-1].evals_result_["valid_0"]["binary_logloss"])
     # Small folds fit the searched rounds: a held-out tenth would stop on noise.
     fitted, rounds = fit_fold(_lightgbm(schema), X, y, rows[:500], classification=True)
     assert rounds is None and fitted[-1].booster_.current_iteration() == 2000
@@ -133,10 +137,12 @@ def test_a_refit_on_many_more_rows_than_the_folds_learnt_from_gets_more_rounds(m
     noted = []
     record = search.Search._record_folds
 
-    def noting(self, trial, candidate, params, scores, seconds, rounds):
-        record(self, trial, candidate, params, scores, seconds, rounds)
+    def noting(self, trial, candidate, params, scores, seconds, rounds, built):
+        record(self, trial, candidate, params, scores, seconds, rounds, built)
         kept = trial.user_attrs["params"]["n_estimators"]
-        noted.append((rounds, kept, trial.user_attrs["refit_fold_seconds"], np.mean(seconds)))
+        noted.append(
+            (rounds, built, kept, trial.user_attrs["refit_fold_seconds"], np.mean(seconds))
+        )
 
     monkeypatch.setattr(search.Search, "_record_folds", noting)
     model = AutoML(
@@ -144,13 +150,15 @@ def test_a_refit_on_many_more_rows_than_the_folds_learnt_from_gets_more_rounds(m
         explanations=False, learning_curve=False, n_jobs=1,
     )  # fmt: skip
     model.fit(make_mixed(6000, seed=4), target="bought")
-    [(rounds, kept, refit_seconds, fold_seconds)] = noted
+    [(rounds, built, kept, refit_seconds, fold_seconds)] = noted
     searched = get_registry().algorithm("lightgbm").defaults[0]["n_estimators"]
     assert rounds and kept == min(int(np.ceil(np.mean(rounds) * (6000 / 900) ** 0.3)), searched)
     assert kept >= min(1.7 * np.mean(rounds), searched)
     assert model.pipeline_[-1].n_estimators == kept
-    # The refit is estimated at its own rounds.
-    assert refit_seconds == pytest.approx(fold_seconds * kept / np.mean(rounds))
+    # The refit is estimated at its own rounds, from the time a fold took per round built:
+    # the early stopping's patience built rounds past the kept ones.
+    assert all(b > r if r < searched else b == r for b, r in zip(built, rounds, strict=True))
+    assert refit_seconds == pytest.approx(fold_seconds * kept / np.mean(built))
 
 
 def _options(model: AutoML) -> dict:

@@ -3,6 +3,7 @@ a message that says what to fix, on one that breaks that part of the contract.""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from pathlib import Path
@@ -15,8 +16,10 @@ from automl.builtin.linear import build as linear_build
 from automl.builtin.linear import search_space as linear_space
 from automl.contract import ALL_TASKS, CLASSIFICATION, Algorithm, InputNeeds, Metric, Task
 from automl.errors import PluginError
+from automl.plugins import get_registry
 from automl.testing import (
     check_defaults,
+    check_early_stopping,
     check_fit_predict,
     check_id,
     check_metric_direction,
@@ -251,3 +254,15 @@ def test_registered_commands_refuses_an_automl_command_name(site: Path):
     module = install(site, "clash", COMMAND_CLASH)
     with pytest.raises(AssertionError, match="automl already has the command"):
         registered_commands(module)
+
+
+def _none_built(estimator):
+    return 0
+
+
+def test_check_early_stopping_catches_built_rounds_fewer_than_the_kept_ones():
+    lightgbm = get_registry().algorithm("lightgbm")
+    check_early_stopping(lightgbm, Task.BINARY)
+    stopping = dataclasses.replace(lightgbm.early_stopping, built_rounds=_none_built)
+    with pytest.raises(AssertionError, match="lightgbm: built_rounds gave 0, not a number of"):
+        check_early_stopping(_replace(lightgbm, early_stopping=stopping), Task.BINARY)

@@ -62,6 +62,13 @@ def best_rounds(estimator: Any) -> int:
     return int(estimator.best_iteration_ or estimator.n_estimators)
 
 
+def built_rounds(estimator: Any) -> int:
+    # The booster keeps only the best rounds; the held-out rows' scores were recorded
+    # for every round built.
+    scores = [len(v) for valid in estimator.evals_result_.values() for v in valid.values()]
+    return max(scores, default=best_rounds(estimator))
+
+
 _DEFAULTS = (
     # LightGBM's own defaults.
     {
@@ -117,6 +124,8 @@ def automl_register_algorithms(register: Callable[[Algorithm], None]) -> None:
                 "lightgbm.sklearn.LGBMRegressor",
             ),
             description="LightGBM gradient-boosted trees, native categoricals.",
-            early_stopping=EarlyStopping("n_estimators", stopping_fit_params, best_rounds),
+            early_stopping=EarlyStopping(
+                "n_estimators", stopping_fit_params, best_rounds, built_rounds
+            ),
         )
     )

@@ -58,6 +58,11 @@ def best_rounds(estimator: Any) -> int:
     return int(estimator.best_iteration) + 1
 
 
+def built_rounds(estimator: Any) -> int:
+    """The rounds built, the ones past the best included."""
+    return int(estimator.get_booster().num_boosted_rounds())
+
+
 DEFAULTS = (
     # XGBoost's own defaults.
     {
@@ -99,7 +104,7 @@ XGBOOST = Algorithm(
         "xgboost.sklearn.XGBRegressor",
     ),
     description="XGBoost gradient-boosted trees (hist), ordinal-coded categoricals.",
-    early_stopping=EarlyStopping("n_estimators", stopping_fit_params, best_rounds),
+    early_stopping=EarlyStopping("n_estimators", stopping_fit_params, best_rounds, built_rounds),
 )
 
 
