@@ -28,6 +28,7 @@ from automl import (
     evaluate,
     explain,
     finish,
+    forkserver,
     guard,
     report,
     retrain,
@@ -229,6 +230,8 @@ class AutoML:
             raise UsageError("Give held-out rows either as a test table or as a test size.")
         output = Path(output) if output is not None else None
         self._check_output(output, resume, force)
+        # The worker processes' fork server imports its libraries while the table is read.
+        forkserver.start()
         self.on_event(PhaseChanged("load", budget.elapsed()))
         frame, source = _read(table)
         data.require_column(frame, target, source)

@@ -15,12 +15,12 @@ forks (OpenBLAS shuts its threads down for a fork and starts them again when nee
 Importing them costs a fresh interpreter about 2 CPU-seconds, a fork milliseconds: a run
 starts two workers and, before, a spare for each; on 2 cores at a 10 s budget that was a
 fifth of the CPU. `multiprocessing`'s forkserver is not used: its children import the parent's
-main module again. Elsewhere each worker is a fresh interpreter.
+main module again. Elsewhere each worker is a fresh interpreter. The parent's end of the
+server is `automl.forkserver`, which `automl run` and `AutoML.fit` start first thing.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import gc
 import importlib
@@ -46,6 +46,9 @@ import numpy as np
 import pandas as pd
 
 from automl.errors import Cancelled, describe
+from automl.forkserver import ForkServer
+from automl.forkserver import fork_server as _fork_server
+from automl.forkserver import worker_env as _worker_env
 from automl.preprocess import Candidate
 
 _POLL_SECONDS = 0.05
@@ -155,85 +158,12 @@ class _Process:
         return code
 
 
-class _ForkServer:
-    """The parent's end of the fork server: asks it for a worker, and reads the workers'
-    process ids back in the order asked (`_Forked` asks without waiting for it)."""
-
-    def __init__(self) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        command = [sys.executable, "-m", "automl.worker", "--fork-server", str(theirs.fileno())]
-        self.popen = subprocess.Popen(
-            command, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=_worker_env()
-        )
-        theirs.close()
-        self.socket = ours
-        self.owner = os.getpid()  # a fork of the parent must not share the server
-        self.lock = threading.Lock()
-        self.waiting: list[_Forked] = []  # asked for, in order, whose process id has not come
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def fork(self, forked: _Forked, preload: Sequence[str], fds: Sequence[int]) -> None:
-        """Ask for a worker serving `fds` (its two pipe ends and its exit-status pipe),
-        with the parent's working directory, environment and PYTHONPATH."""
-        request = {"preload": list(preload), "cwd": os.getcwd(), "env": dict(os.environ)}
-        with self.lock:
-            socket.send_fds(self.socket, [json.dumps(request).encode()], list(fds))
-            self.waiting.append(forked)
-
-    def read_pids(self, block: bool) -> None:
-        """Give the workers asked for their process ids, as far as they have come (all of
-        them with `block`); raises OSError when the server is gone."""
-        with self.lock:
-            while self.waiting:
-                if not block and not select.select([self.socket], [], [], 0)[0]:
-                    return
-                reply = self.socket.recv(8)
-                if len(reply) != 8:
-                    raise OSError("the fork server is gone")
-                self.waiting.pop(0).pid = struct.unpack("q", reply)[0]
-
-    def close(self) -> None:
-        # Killed, not asked: it holds nothing to save, and an interpreter with these
-        # libraries takes about half a second to exit, which `automl run` would wait for.
-        self.socket.close()
-        self.popen.kill()
-        self.popen.wait()
-
-
-_server: _ForkServer | None = None
-_server_lock = threading.Lock()
-
-
-def _fork_server() -> _ForkServer | None:
-    """This process's fork server, started at the first call (and again if it died);
-    None where workers cannot be forked from one (not Linux, or no pidfd)."""
-    global _server
-    if sys.platform != "linux" or not hasattr(os, "pidfd_open"):
-        return None
-    with _server_lock:
-        if _server is None or _server.owner != os.getpid() or not _server.alive():
-            if _server is None:
-                atexit.register(_close_server)
-            elif _server.owner == os.getpid():
-                _server.close()
-            _server = _ForkServer()
-        return _server
-
-
-def _close_server() -> None:
-    with _server_lock:
-        if _server is not None and _server.owner == os.getpid():
-            _server.close()
-
-
 class _Forked:
     """A worker forked from the fork server, and the pipes to it. The fork server reaps
     it and writes its exit code (as `subprocess` gives it) to a status pipe; a pidfd
     signals it safely whatever became of its process id."""
 
-    def __init__(self, server: _ForkServer, preload: Sequence[str]) -> None:
+    def __init__(self, server: ForkServer, preload: Sequence[str]) -> None:
         to_child, child_in = os.pipe()
         child_out, from_child = os.pipe()
         self.status, status_in = os.pipe()
@@ -302,13 +232,6 @@ class _Forked:
         self.send.close()
         self.receive.close()
         return self.returncode
-
-
-def _worker_env() -> dict[str, str]:
-    # OpenMP threads that spin while waiting (libgomp's default) slow LightGBM and
-    # scikit-learn down a hundredfold when other work shares the cores; sleeping
-    # threads cost little when the cores are free.
-    return {"OMP_WAIT_POLICY": "PASSIVE", **os.environ}
 
 
 def _start(preload: Sequence[str]) -> _Process | _Forked:

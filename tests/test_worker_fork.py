@@ -1,4 +1,4 @@
-"""Worker processes forked from a fork server (`automl.worker._ForkServer`): one per
+"""Worker processes forked from a fork server (`automl.forkserver.ForkServer`): one per
 parent process, it imports the libraries once, so a worker starts in milliseconds instead
 of the seconds a fresh interpreter takes to import them."""
 
@@ -153,3 +153,52 @@ def test_without_a_fork_server_each_worker_is_a_fresh_interpreter(helpers_on_pat
     worker.quit()
     assert process.wait(timeout=60) == 0
     worker.close()
+
+
+def test_the_fork_server_starts_without_importing_anything_heavy_here():
+    # `automl run` starts it before its own imports, so both import at once.
+    code = (
+        "import sys\n"
+        "import automl.forkserver as f\n"
+        "f.start()\n"
+        "server = f.fork_server()\n"
+        "heavy = ('numpy', 'pandas', 'sklearn', 'automl.worker', 'automl.api')\n"
+        "print([m for m in heavy if m in sys.modules], server is f.fork_server(), server.alive())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split("\n")[0] == "[] True True"
+
+
+def test_automl_run_starts_the_fork_server_before_its_own_imports(tmp_path):
+    # A run whose target is missing stops at reading the table: after the start.
+    code = (
+        "import sys\n"
+        "import automl.forkserver as f\n"
+        "start = f.start\n"
+        "def noted():\n"
+        "    print('started; automl.api imported:', 'automl.api' in sys.modules, flush=True)\n"
+        "    start()\n"
+        "f.start = noted\n"
+        "from automl.cli import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    table = tmp_path / "t.csv"
+    pd.DataFrame({"a": [1, 2, 3], "b": [0, 1, 0]}).to_csv(table, index=False)
+    command = [sys.executable, "-c", code, "run", str(table), "--target", "nope", "--quiet"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout.splitlines()[0] == "started; automl.api imported: False"
+    assert "nope" in done.stderr
+
+
+def test_fit_starts_the_fork_server_before_it_reads_the_table(monkeypatch):
+    from automl import api, forkserver
+
+    order = []
+    monkeypatch.setattr(forkserver, "start", lambda: order.append("fork server"))
+    read = api._read
+    monkeypatch.setattr(api, "_read", lambda *a: order.append("read") or read(*a))
+    table = pd.DataFrame({"a": np.arange(40.0), "b": np.arange(40) % 2})
+    with pytest.raises(api.DataError, match="nope"):
+        api.AutoML(time_budget=5).fit(table, target="nope")
+    assert order == ["fork server", "read"]

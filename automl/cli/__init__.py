@@ -200,6 +200,10 @@ def run(
     """Search for the best model for DATA (.csv, .tsv or .parquet) and save it.
 
     With --like MODEL_DIR, retrain that model on DATA and say which of the two is better."""
+    from automl import forkserver
+
+    # Its imports (two CPU-seconds) then run beside this process's own, on another core.
+    forkserver.start()
     from automl.api import AutoML
     from automl.cli.progress import Reporter
     from automl.cli.summary import print_summary, summary
