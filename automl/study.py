@@ -245,7 +245,26 @@ def counted(trials: list[FrozenTrial]) -> int:
         and not t.user_attrs.get("interrupted")
         and not t.user_attrs.get("surplus")
         and t.number not in again
+        and not _retry_coming(t)
         for t in trials
+    )
+
+
+def _retry_coming(trial: FrozenTrial) -> bool:
+    """Whether `trial` died with its process and is about to be queued again.
+
+    Optuna fails a trial whose heartbeat stopped, then queues its retry: between the two,
+    the trial looked finished, and a run that counted it then thought --n-trials done,
+    stopped searching and so cut short the retry a worker had just begun (seen on CI).
+    Every trial the search itself fails says why (`reason`), and an interrupted one says
+    so; a failed trial saying neither died with its process, and is retried unless it has
+    been MAX_RETRIES times (then it stays failed and counts).
+    """
+    return (
+        trial.state is TrialState.FAIL
+        and "reason" not in trial.user_attrs
+        and not trial.user_attrs.get("interrupted")
+        and len(trial.system_attrs.get("retry_history", ())) < MAX_RETRIES
     )
 
 

@@ -295,3 +295,50 @@ def test_two_threads_never_claim_the_same_queued_trial_in_sqlite(tmp_path, monke
     assert len(claimed) == 2 and claimed.count(None) == 1, claimed
     # A copy for another process (Optuna pickles storages) claims with a lock of its own.
     assert pickle.loads(pickle.dumps(storage))._claim is not storage._claim
+
+
+def test_a_dead_trial_does_not_count_while_its_retry_is_being_queued(tmp_path):
+    """Optuna fails a trial whose heartbeat stopped and then queues it again. A run that
+    counted it as done in between stopped searching, which cut short the retry a worker
+    had just begun (seen on CI, in test_distributed's killed worker)."""
+    import warnings
+
+    import optuna
+
+    from automl import study as study_module
+    from automl.study import MAX_RETRIES, counted, make_storage
+
+    storage = make_storage(f"sqlite:///{tmp_path / 'trials.db'}", None, heartbeat=1)
+    storage.grace_period = 0  # any heartbeat is stale at once
+    study = optuna.create_study(storage=storage, study_name="retries")
+    study.add_trial(optuna.trial.create_trial(value=1.0))
+    dead = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    storage.record_heartbeat(dead._trial_id)
+    time.sleep(1.1)  # SQLite's clock counts whole seconds
+    seen_in_between: list[int] = []
+
+    def callback(the_study, trial):
+        seen_in_between.append(counted(the_study.get_trials()))
+        study_module._retry_and_say_so(the_study, trial)
+
+    storage.heartbeat_stale_trial_callback = callback
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        optuna.storages.fail_stale_trials(study)
+    trials = study.get_trials()
+    assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "WAITING"]
+    assert seen_in_between == [1]  # the complete trial only, not the dead one
+    assert counted(trials) == 1
+    # A trial the search failed says why, and counts; so does one that died too often
+    # to be queued again.
+    told = optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, user_attrs={"reason": "x"})
+    study.add_trial(told)
+    assert counted(study.get_trials()) == 2
+    # (as if the queued retry died too, and the retry of that: MAX_RETRIES deaths before)
+    history = [dead.number + i for i in range(MAX_RETRIES)]
+    given_up = optuna.trial.create_trial(
+        state=optuna.trial.TrialState.FAIL,
+        system_attrs={"failed_trial": dead.number, "retry_history": history},
+    )
+    study.add_trial(given_up)
+    assert counted(study.get_trials()) == 3
