@@ -128,11 +128,7 @@ def _refit_members(
     """
     hard_end = budget.hard_end
     rows = np.arange(len(runner.y))
-    together = not runner.bags() and all(
-        runner.refit_threads(t.params["algorithm"], len(rows)) == runner.settings.n_jobs
-        for t in members
-    )
-    parallel = runner.settings.parallel if together else 1
+    parallel = runner.refit_workers(t.params["algorithm"] for t in members)
     workers = [runner.idle.get() for _ in range(parallel)] if parallel > 1 else []
 
     stop = hard_end - budget.finish + budget.extras

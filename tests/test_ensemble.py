@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import threading
@@ -547,6 +548,48 @@ def test_long_member_refits_are_kept_time_for_only_if_the_ensemble_takes_them():
         + runner.refit_estimate(10.0, "knn")
         + runner.selection_estimate()
         + runner.budget.finish
+    )
+
+
+def test_members_refitted_at_once_are_kept_the_time_the_last_ends():
+    """With two workers the members' refits run two at a time (`refit._refit_members`):
+    the search keeps back when the last should end, not the sum of their refits."""
+    from automl.search import _refits_end
+
+    assert _refits_end([3.0, 1.0, 1.0, 1.0], 2) == 3.0
+    assert _refits_end([1.0, 1.0, 1.0], 2) == 2.0
+    assert _refits_end([1.0, 1.0, 1.0], 1) == 3.0
+    table = make_mixed(300, seed=1)
+    schema = infer_schema(table, "bought", None, "test")
+    registry = get_registry()
+    settings = Settings(
+        metric=registry.metric("roc_auc"),
+        algorithms=[registry.algorithm(a) for a in ("lightgbm", "linear", "knn")],
+        task=Task.BINARY, cv=3, seed=0, n_jobs=1, n_trials=1, parallel=2, repeats=1,
+    )  # fmt: skip
+    X, y = prepare(table, schema, "test"), encode_target(table["bought"], schema)
+    with Worker() as worker:
+        runner = Search(X, y, schema, settings, Budget(time.monotonic(), 600), ignore, worker)
+    runner.score_seconds = 0.01
+    runner.best, runner.best_fold_seconds, runner.best_algorithm = 0.9, 1.0, "lightgbm"
+    truth = runner.oof_y.astype(float)
+    for number, (name, seconds) in enumerate([("lightgbm", 1.0), ("linear", 0.3), ("knn", 0.4)]):
+        p = np.clip(0.2 + 0.6 * truth, 0, 1)
+        runner.pool.offer(number, name, 0.9 - number / 100, seconds, np.column_stack([1 - p, p]))
+    assert runner.refit_workers(["lightgbm", "linear", "knn"]) == 2
+    runner._update_reserve()
+    best, linear, knn = (
+        runner.refit_estimate(s, a) for a, s in [("lightgbm", 1.0), ("linear", 0.3), ("knn", 0.4)]
+    )
+    assert best > linear + knn  # so the others end, one after the other, beside the best
+    assert runner.refit_reserve == pytest.approx(
+        best + runner.selection_estimate() + runner.budget.finish
+    )
+    # One worker refits them one after the other: the sum.
+    runner.settings = dataclasses.replace(runner.settings, parallel=1)
+    runner._update_reserve()
+    assert runner.refit_reserve == pytest.approx(
+        best + linear + knn + runner.selection_estimate() + runner.budget.finish
     )
 
 
