@@ -65,6 +65,13 @@ def best_rounds(estimator: Any) -> int:
     return int(best) + 1 if best is not None else int(estimator.tree_count_)
 
 
+def built_rounds(estimator: Any) -> int:
+    """The rounds built, the patience's past the best included: with an eval set CatBoost
+    keeps only the best ones, but records the held-out metric of every round built."""
+    history = estimator.get_evals_result().get("validation", {})
+    return max((len(values) for values in history.values()), default=int(estimator.tree_count_))
+
+
 DEFAULTS = (
     # Close to CatBoost's own defaults (depth 6, l2 3), with fewer, faster rounds.
     {
@@ -98,7 +105,7 @@ CATBOOST = Algorithm(
         "automl_catboost.estimators.CodedCatBoostRegressor",
     ),
     description="CatBoost ordered boosting, native categoricals (ordered target statistics).",
-    early_stopping=EarlyStopping("iterations", stopping_fit_params, best_rounds),
+    early_stopping=EarlyStopping("iterations", stopping_fit_params, best_rounds, built_rounds),
 )
 
 

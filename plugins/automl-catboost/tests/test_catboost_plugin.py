@@ -77,3 +77,24 @@ def test_a_model_with_categoricals_is_explained_and_its_contributions_add_up():
     np.testing.assert_allclose(
         result.output(), pipeline.predict_proba(X.head(6))[:, 1:], rtol=1e-3, atol=1e-4
     )
+
+
+def test_the_rounds_built_count_the_patience_past_the_kept_ones():
+    """The search estimates the refit per round built (`EarlyStopping.built_rounds`):
+    CatBoost keeps only the best rounds, but built the patience's past them."""
+    import numpy as np
+    from automl_catboost import CATBOOST, best_rounds, built_rounds, stopping_fit_params
+    from catboost import CatBoostClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 5))
+    y = (X[:, 0] + rng.normal(0, 1, 2000) > 0).astype(int)
+    model = CatBoostClassifier(
+        iterations=1000, learning_rate=0.3, verbose=0, thread_count=1, allow_writing_files=False
+    )
+    fit_params = stopping_fit_params(model, X[1500:], y[1500:])
+    model.fit(X[:1500], y[:1500], **fit_params)
+    kept, built = best_rounds(model), built_rounds(model)
+    assert model.tree_count_ == kept < 1000
+    assert built == kept + fit_params["early_stopping_rounds"]
+    assert CATBOOST.early_stopping.built_rounds is built_rounds
