@@ -32,7 +32,7 @@ from automl.data import Schema, plain
 from automl.errors import Cancelled, DataError
 from automl.events import BestImproved, EventCallback, TrialFinished
 from automl.preprocess import build_candidate
-from automl.study import counted, process_name, running
+from automl.study import counted, pending_retries, process_name, running
 from automl.worker import EARLY_STOPPING_SHARE, FoldResult, TimeUp, TrialFailed, Worker
 
 # Seconds kept back at the end of the budget for writing the bundle.
@@ -886,10 +886,7 @@ class Search:
             return False
         trials = trial.study.get_trials(deepcopy=False)
         # A dead process's trial queued to run again is under way too.
-        retries = sum(
-            t.state is TrialState.WAITING and "failed_trial" in t.system_attrs for t in trials
-        )
-        return counted(trials) + running(trials) + retries - 1 >= n_trials
+        return counted(trials) + running(trials) + pending_retries(trials) - 1 >= n_trials
 
     def _cross_validate(self, trial: optuna.Trial, candidate: Any, params: dict) -> float:
         deadline = self._trial_deadline(trial.study)
@@ -1144,7 +1141,7 @@ class Search:
         if self.settings.n_trials is None:
             return False
         trials = study.get_trials(deepcopy=False)
-        return counted(trials) + running(trials) >= self.settings.n_trials
+        return counted(trials) + running(trials) + pending_retries(trials) >= self.settings.n_trials
 
     def _note_complete(self, trial: FrozenTrial, announce: bool) -> None:
         improved = self.best is None or self.settings.metric.better(trial.value, self.best)

@@ -268,6 +268,17 @@ def _retry_coming(trial: FrozenTrial) -> bool:
     )
 
 
+def pending_retries(trials: list[FrozenTrial]) -> int:
+    """Trials of dead processes queued to run again, or about to be (see `_retry_coming`):
+    under way, as far as --n-trials is concerned."""
+    again = retried(trials)
+    return sum(
+        (t.state is TrialState.WAITING and "failed_trial" in t.system_attrs)
+        or (_retry_coming(t) and t.number not in again)
+        for t in trials
+    )
+
+
 def running(trials: list[FrozenTrial]) -> int:
     return sum(t.state is TrialState.RUNNING for t in trials)
 

@@ -306,7 +306,7 @@ def test_a_dead_trial_does_not_count_while_its_retry_is_being_queued(tmp_path):
     import optuna
 
     from automl import study as study_module
-    from automl.study import MAX_RETRIES, counted, make_storage
+    from automl.study import MAX_RETRIES, counted, make_storage, pending_retries
 
     storage = make_storage(f"sqlite:///{tmp_path / 'trials.db'}", None, heartbeat=1)
     storage.grace_period = 0  # any heartbeat is stale at once
@@ -318,7 +318,8 @@ def test_a_dead_trial_does_not_count_while_its_retry_is_being_queued(tmp_path):
     seen_in_between: list[int] = []
 
     def callback(the_study, trial):
-        seen_in_between.append(counted(the_study.get_trials()))
+        trials = the_study.get_trials()
+        seen_in_between.append((counted(trials), pending_retries(trials)))
         study_module._retry_and_say_so(the_study, trial)
 
     storage.heartbeat_stale_trial_callback = callback
@@ -327,8 +328,10 @@ def test_a_dead_trial_does_not_count_while_its_retry_is_being_queued(tmp_path):
         optuna.storages.fail_stale_trials(study)
     trials = study.get_trials()
     assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "WAITING"]
-    assert seen_in_between == [1]  # the complete trial only, not the dead one
-    assert counted(trials) == 1
+    # The complete trial only, not the dead one, whose retry is under way (so a process
+    # that asks for a trial then finds --n-trials under way, not one short).
+    assert seen_in_between == [(1, 1)]
+    assert (counted(trials), pending_retries(trials)) == (1, 1)
     # A trial the search failed says why, and counts; so does one that died too often
     # to be queued again.
     told = optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, user_attrs={"reason": "x"})
@@ -342,3 +345,4 @@ def test_a_dead_trial_does_not_count_while_its_retry_is_being_queued(tmp_path):
     )
     study.add_trial(given_up)
     assert counted(study.get_trials()) == 3
+    assert pending_retries(study.get_trials()) == 1  # still the queued one alone
