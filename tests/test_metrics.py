@@ -75,7 +75,6 @@ def test_auc_with_one_class_present_is_nan_as_in_scikit_learn():
         ([0, 1], [[0.5, 0.5]], "expected n labels"),
         ([0, 2], [[0.5, 0.5], [0.5, 0.5]], "class indices below 2"),
         ([0, 0.5], [[0.5, 0.5], [0.5, 0.5]], "class indices"),
-        ([0, 1], [[1.5, -0.5], [0.5, 0.5]], "within"),
         ([0, 1], [[np.nan, 0.5], [0.5, 0.5]], "finite"),
     ],
 )
@@ -83,6 +82,13 @@ def test_what_scikit_learn_rejects_is_rejected(y, p, message):
     for metric in (log_loss, roc_auc):
         with pytest.raises(ValueError, match=message):
             metric(np.array(y), np.array(p))
+
+
+def test_log_loss_wants_probabilities_and_auc_ranks_any_scores_as_scikit_learn():
+    y, scores = np.array([0, 1, 1]), np.array([[1.5, -0.5], [0.5, 0.5], [-1.0, 2.0]])
+    with pytest.raises(ValueError, match="within"):
+        log_loss(y, scores)
+    assert roc_auc(y, scores) == pytest.approx(sk.roc_auc_score(y, scores[:, 1]))
 
 
 def test_rmse_is_scikit_learns():

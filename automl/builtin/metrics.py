@@ -18,16 +18,19 @@ from automl.contract import CLASSIFICATION, Metric, Task
 from automl.hookspecs import hookimpl
 
 
-def _classes(y_true: np.ndarray, proba: np.ndarray) -> np.ndarray:
-    """`y_true` as class indices into the columns of `proba`, checked."""
+def _classes(y_true: np.ndarray, proba: np.ndarray, probabilities: bool = True) -> np.ndarray:
+    """`y_true` as class indices into the columns of `proba`, checked (and `proba` within
+    [0, 1] if `probabilities`: scikit-learn's ROC AUC ranks any scores)."""
     proba = np.asarray(proba)
     codes = np.asarray(y_true)
     if proba.ndim != 2 or proba.shape[1] < 2 or codes.shape != (len(proba),):
         raise ValueError(
             f"expected n labels and an (n, k) matrix, got {codes.shape}, {proba.shape}"
         )
-    if not np.isfinite(proba).all() or proba.min() < 0 or proba.max() > 1:
-        raise ValueError("the probabilities must be finite and within [0, 1]")
+    if not np.isfinite(proba).all():
+        raise ValueError("the probabilities must be finite")
+    if probabilities and (proba.min() < 0 or proba.max() > 1):
+        raise ValueError("the probabilities must be within [0, 1]")
     indices = codes.astype(np.int64)
     if (indices != codes).any() or indices.min() < 0 or indices.max() >= proba.shape[1]:
         raise ValueError(f"the labels must be class indices below {proba.shape[1]}")
@@ -52,7 +55,7 @@ def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float:
 def roc_auc(y_true: np.ndarray, proba: np.ndarray) -> float:
     """Binary, or one-vs-rest macro-averaged over the classes (NaN when a class is
     missing from `y_true`, as scikit-learn gives)."""
-    classes = _classes(y_true, proba)
+    classes = _classes(y_true, proba, probabilities=False)
     if proba.shape[1] == 2:
         return _binary_auc(classes == 1, proba[:, 1])
     return float(np.mean([_binary_auc(classes == k, proba[:, k]) for k in range(proba.shape[1])]))
