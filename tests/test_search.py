@@ -315,7 +315,7 @@ def test_a_dead_trial_does_not_count_while_its_retry_is_being_queued(tmp_path):
     dead = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
     storage.record_heartbeat(dead._trial_id)
     time.sleep(1.1)  # SQLite's clock counts whole seconds
-    seen_in_between: list[int] = []
+    seen_in_between: list[tuple[int, int]] = []
 
     def callback(the_study, trial):
         trials = the_study.get_trials()
