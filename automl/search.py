@@ -715,11 +715,12 @@ class Search:
         affordable = reserve <= ENSEMBLE_REFIT_SHARE * self.budget.seconds
         if self.pool.mixes_algorithms() and affordable:
             others = self.pool.ranked()[1:ENSEMBLE_RESERVE_TRIALS]
-            if sum(self._members_refit(others)) > SELECTED_RESERVE_SECONDS:
+            refits = self._members_refit(others)
+            if sum(refits) > SELECTED_RESERVE_SECONDS:
                 others = self._selected_others()
+                refits = self._members_refit(others)
             algorithms = [self.best_algorithm, *(self.pool.algorithm(n) for n in others)]
-            refits = [best, *self._members_refit(others)]
-            extra = _refits_end(refits, self.refit_workers(algorithms)) - best
+            extra = _refits_end([best, *refits], self.refit_workers(algorithms)) - best
             extra += self.selection_estimate()
             reserve += min(extra, ENSEMBLE_RESERVE_SHARE * self.budget.seconds)
         self.refit_reserve = reserve + self.budget.finish
