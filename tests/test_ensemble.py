@@ -508,20 +508,25 @@ def test_a_refit_beside_that_is_not_done_in_time_is_stopped_and_the_plan_exporte
     assert model.card["timing"]["wall_seconds"] <= 6 * 1.1 + 5
 
 
-def test_long_member_refits_are_kept_time_for_only_if_the_ensemble_takes_them():
-    """Where the other members' refits are long, the search keeps time only for those the
-    ensemble selection over the pool takes now: not for a member that adds nothing."""
+def _idle_search(parallel: int) -> Search:
+    """A search over lightgbm, linear and k-NN that has run no trial, for its reserve."""
     table = make_mixed(300, seed=1)
     schema = infer_schema(table, "bought", None, "test")
     registry = get_registry()
     settings = Settings(
         metric=registry.metric("roc_auc"),
         algorithms=[registry.algorithm(a) for a in ("lightgbm", "linear", "knn")],
-        task=Task.BINARY, cv=3, seed=0, n_jobs=1, n_trials=1, parallel=1, repeats=1,
+        task=Task.BINARY, cv=3, seed=0, n_jobs=1, n_trials=1, parallel=parallel, repeats=1,
     )  # fmt: skip
     X, y = prepare(table, schema, "test"), encode_target(table["bought"], schema)
     with Worker() as worker:
-        runner = Search(X, y, schema, settings, Budget(time.monotonic(), 600), ignore, worker)
+        return Search(X, y, schema, settings, Budget(time.monotonic(), 600), ignore, worker)
+
+
+def test_long_member_refits_are_kept_time_for_only_if_the_ensemble_takes_them():
+    """Where the other members' refits are long, the search keeps time only for those the
+    ensemble selection over the pool takes now: not for a member that adds nothing."""
+    runner = _idle_search(parallel=1)
     rng = np.random.default_rng(0)
     truth = runner.oof_y.astype(float)
 
@@ -559,17 +564,7 @@ def test_members_refitted_at_once_are_kept_the_time_the_last_ends():
     assert _refits_end([3.0, 1.0, 1.0, 1.0], 2) == 3.0
     assert _refits_end([1.0, 1.0, 1.0], 2) == 2.0
     assert _refits_end([1.0, 1.0, 1.0], 1) == 3.0
-    table = make_mixed(300, seed=1)
-    schema = infer_schema(table, "bought", None, "test")
-    registry = get_registry()
-    settings = Settings(
-        metric=registry.metric("roc_auc"),
-        algorithms=[registry.algorithm(a) for a in ("lightgbm", "linear", "knn")],
-        task=Task.BINARY, cv=3, seed=0, n_jobs=1, n_trials=1, parallel=2, repeats=1,
-    )  # fmt: skip
-    X, y = prepare(table, schema, "test"), encode_target(table["bought"], schema)
-    with Worker() as worker:
-        runner = Search(X, y, schema, settings, Budget(time.monotonic(), 600), ignore, worker)
+    runner = _idle_search(parallel=2)
     runner.score_seconds = 0.01
     runner.best, runner.best_fold_seconds, runner.best_algorithm = 0.9, 1.0, "lightgbm"
     truth = runner.oof_y.astype(float)
