@@ -249,6 +249,11 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "automl-catboost": {"plugins": f"{AUTOML_PLUGINS},catboost"},
     # The cost of holding a fifth of the training rows out and scoring them at the end.
     "automl-heldout": {"fit": {"test_size": 0.2}},
+    # Fewer, cheaper folds: more trials at short budgets, noisier estimates.
+    "automl-cv3": {"cv": 3},
+    # Short budgets: less time kept for the explanation, a slow first fold stopped sooner.
+    "automl-explain1": {"patch": {"automl.finish.EXPLAIN_SMALL_SHARE": 0.1}},
+    "automl-firstfold05": {"patch": {"automl.search.MIN_FIRST_FOLD_SECONDS": 0.5}},
 }
 """automl's ablation variants: each is full automl with these ``AutoML`` options changed."""
 
