@@ -457,6 +457,18 @@ def test_a_refit_too_long_even_with_the_explanation_takes_its_time_for_more_rows
     assert 350 <= model.card["refit"]["rows"] <= 360
 
 
+@pytest.mark.parametrize(("short", "rows"), [(0.97, (400, 400)), (0.94, (370, 380))])
+def test_a_refit_a_little_short_of_every_row_takes_every_row(monkeypatch, short, rows):
+    """A refit whose time covers all but a few percent of the rows learns from every row:
+    the estimate is rougher than that. Beyond `refit.ALL_ROWS_SLACK`, the rows that fit."""
+    _refit_estimated(monkeypatch, lambda search, left: (left + search.budget.extras) / short)
+    model = AutoML(
+        time_budget=20, n_trials=2, cv=4, algorithms=["linear"], ensemble=False, n_jobs=1
+    )
+    model.fit(make_mixed(400, seed=3), target="bought")
+    assert rows[0] <= model.card["refit"]["rows"] <= rows[1]
+
+
 def _sampled_and_short(monkeypatch, budget=20):
     """A table of 400 rows searched on a sample of 150, whose refit on all rows is
     estimated (from the refit on) never to fit: planned, it takes a fold's rows."""
