@@ -610,7 +610,7 @@ class AutoML:
                 data.prepare(self.insights_.explanation.rows, schema), self.seed
             )
         elif self.bundle_path_ is not None:
-            background = report.read_background(
+            background = report.read_parquet(
                 bundle.read_file(self.bundle_path_, report.BACKGROUND)
             )
         else:
@@ -641,7 +641,7 @@ class AutoML:
                     "out-of-fold predictions",
                     "It was made by an older automl: run it again to have them.",
                 )
-                self.out_of_fold_ = pd.read_parquet(io.BytesIO(content))
+                self.out_of_fold_ = report.read_parquet(content)
         if self.out_of_fold_ is None:
             raise UsageError(
                 "This model kept no out-of-fold predictions: its best trial ran in another"

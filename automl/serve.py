@@ -566,7 +566,7 @@ def _examples(directory: Path, card: dict[str, Any], schema: data.Schema) -> dic
     category, and the median of the rows kept for explanations when the bundle has them."""
     examples: dict[str, Any] = {c.name: c.categories[0] for c in schema.columns if c.categories}
     if report.BACKGROUND in card.get("files", {}):
-        background = report.read_background(bundle.read_file(directory, report.BACKGROUND))
+        background = report.read_parquet(bundle.read_file(directory, report.BACKGROUND))
         medians = background.median(numeric_only=True)
         for column in schema.columns:
             feature = f"{column.name}__elapsed_days" if column.kind == "datetime" else column.name
