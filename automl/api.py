@@ -610,9 +610,7 @@ class AutoML:
                 data.prepare(self.insights_.explanation.rows, schema), self.seed
             )
         elif self.bundle_path_ is not None:
-            background = report.read_parquet(
-                bundle.read_file(self.bundle_path_, report.BACKGROUND)
-            )
+            background = report.read_parquet(bundle.read_file(self.bundle_path_, report.BACKGROUND))
         else:
             raise _no_explanations()
         explanation = explain.explain(
