@@ -15,7 +15,7 @@ from automl import ensemble
 from automl.contract import Metric, Task
 from automl.errors import SearchError
 from automl.preprocess import build_candidate
-from automl.search import Budget, Search, refit_fold_seconds
+from automl.search import FIT_OVERHEAD_SECONDS, Budget, Search, refit_fold_seconds
 from automl.worker import TimeUp, TrialFailed, Worker, run_jobs
 
 MIN_REFIT_SHARE = 0.05
@@ -254,17 +254,23 @@ def _refit(
     Where a second worker would idle meanwhile, it refits the best trial on all rows from
     the start (`_Beside`): exported if it finishes by the time the planned refit was
     allowed to end. If the best cannot be refitted in time, the fastest of the others is
-    tried.
+    tried, and the best's refits end in time for it to fit on a fold's rows: at 10 s on
+    segments, an MLP stopped after one fold was exported, its refit on 6,041 rows ran out
+    of time at the hard end, and the linear model then had none: the run failed.
     """
     settings = runner.settings
-    hard_end = budget.hard_end
     fastest = min(ranked, key=lambda t: t.user_attrs["fold_seconds"])
+    tried = [ranked[0]] + ([fastest] if fastest.number != ranked[0].number else [])
+    fallback = 0.0
+    if len(tried) > 1:
+        fallback = _estimate(runner, fastest, len(runner.folds[0][0])) + FIT_OVERHEAD_SECONDS
     errors = []
-    for trial in [ranked[0]] + ([fastest] if fastest.number != ranked[0].number else []):
+    for trial in tried:
+        hard_end = budget.hard_end - (fallback if trial is ranked[0] else 0.0)
         algorithm = runner.algorithms[trial.params["algorithm"]]
         beside = _Beside.start(runner, trial, hard_end - budget.export, cancel)
         try:
-            in_hand, estimate = _sample_model(runner, trial, budget, cancel)
+            in_hand, estimate = _sample_model(runner, trial, budget, hard_end, cancel)
             available = hard_end - budget.finish - time.monotonic()
             if estimate > available:
                 # A model that learnt from every row, or from more rows, comes before its
@@ -387,6 +393,7 @@ def _sample_model(
     runner: Search,
     trial: Any,
     budget: Budget,
+    hard_end: float,
     cancel: threading.Event | None,
 ) -> tuple[Any | None, float]:
     """The candidate refitted on the search's sample, and the estimate of its refit on
@@ -403,7 +410,7 @@ def _sample_model(
     sample = runner.sample
     if len(sample) >= len(runner.y):
         return None, estimate
-    available = budget.hard_end - budget.finish - time.monotonic()
+    available = hard_end - budget.finish - time.monotonic()
     allowed = SAMPLE_REFIT_SHARE * available
     if estimate > available + budget.extras:
         allowed = max(allowed, available + budget.extras)

@@ -469,6 +469,36 @@ def test_a_refit_a_little_short_of_every_row_takes_every_row(monkeypatch, short,
     assert rows[0] <= model.card["refit"]["rows"] <= rows[1]
 
 
+def test_a_best_refit_that_runs_out_of_time_leaves_the_fastest_time_to_refit(monkeypatch):
+    """When the best trial's refit runs on to its hard end (longer than estimated), the
+    fastest trial is refitted instead: the best's refits end in time for it. At 10 s on
+    segments the MLP's refit ran out of time at the budget's hard end, the linear model
+    had none left, and the run failed."""
+    from automl import refit
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(400, 2))
+    table = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": (x[:, 0] * x[:, 1] > 0).astype(int)})
+    fit, hung = refit._fit, []
+
+    def out_of_time(runner, trial, rows, deadline, cancel):
+        if not hung or hung[0] is trial:  # the first refit tried: the best trial's
+            hung.append(trial)
+            time.sleep(max(deadline - time.monotonic(), 0.0))
+            raise TimeUp
+        return fit(runner, trial, rows, deadline, cancel)
+
+    monkeypatch.setattr(refit, "_fit", out_of_time)
+    model = AutoML(
+        time_budget=6, n_trials=4, cv=3, algorithms=["lightgbm", "linear"], ensemble=False,
+        explanations=False, learning_curve=False, n_jobs=1,
+    )  # fmt: skip
+    model.fit(table, target="y")
+    assert hung and hung[0].params["algorithm"] == "lightgbm"  # the best on this XOR
+    assert model.card["best"]["algorithm"] == "linear"
+    assert model.card["refit"]["rows"] >= 266  # at least a fold's rows
+
+
 def _sampled_and_short(monkeypatch, budget=20):
     """A table of 400 rows searched on a sample of 150, whose refit on all rows is
     estimated (from the refit on) never to fit: planned, it takes a fold's rows."""
