@@ -254,11 +254,13 @@ def _refit(
     Where a second worker would idle meanwhile, it refits the best trial on all rows from
     the start (`_Beside`): exported if it finishes by the time the planned refit was
     allowed to end. If the best cannot be refitted in time, the fastest of the others is
-    tried, and the best's refits end in time for it to fit on a fold's rows: at 10 s on
+    tried, and the best's refits are stopped in time for it to fit on a fold's rows (their
+    plan is not shortened: the fallback is needed only when they overrun it): at 10 s on
     segments, an MLP stopped after one fold was exported, its refit on 6,041 rows ran out
     of time at the hard end, and the linear model then had none: the run failed.
     """
     settings = runner.settings
+    hard_end = budget.hard_end
     fastest = min(ranked, key=lambda t: t.user_attrs["fold_seconds"])
     tried = [ranked[0]] + ([fastest] if fastest.number != ranked[0].number else [])
     fallback = 0.0
@@ -266,11 +268,13 @@ def _refit(
         fallback = _estimate(runner, fastest, len(runner.folds[0][0])) + FIT_OVERHEAD_SECONDS
     errors = []
     for trial in tried:
-        hard_end = budget.hard_end - (fallback if trial is ranked[0] else 0.0)
+        # When a refit that overruns its plan is stopped: before the export, and for the
+        # best trial before the fallback's refit too.
+        stop = hard_end - budget.export - (fallback if trial is ranked[0] else 0.0)
         algorithm = runner.algorithms[trial.params["algorithm"]]
-        beside = _Beside.start(runner, trial, hard_end - budget.export, cancel)
+        beside = _Beside.start(runner, trial, stop, cancel)
         try:
-            in_hand, estimate = _sample_model(runner, trial, budget, hard_end, cancel)
+            in_hand, estimate = _sample_model(runner, trial, budget, stop, cancel)
             available = hard_end - budget.finish - time.monotonic()
             if estimate > available:
                 # A model that learnt from every row, or from more rows, comes before its
@@ -288,14 +292,14 @@ def _refit(
             rows = _subsample(runner.y, share, settings.task, settings.seed)
             final: Final | None = None
             if beside is not None and len(rows) == len(runner.y):
-                planned_end = hard_end - budget.export  # the all-rows refit is running
+                planned_end = stop  # the all-rows refit is running
             elif in_hand is not None and len(rows) <= len(runner.sample):
                 final = Final(in_hand, trial, len(runner.sample))
             else:
                 try:
                     # Planned within the time after which the explanation and export still
                     # fit, but stopped only when the export alone would not: a model first.
-                    pipeline, seconds = _fit(runner, trial, rows, hard_end - budget.export, cancel)
+                    pipeline, seconds = _fit(runner, trial, rows, stop, cancel)
                     runner.refit_seconds += seconds
                     final = Final(pipeline, trial, len(rows))
                 except (TimeUp, TrialFailed) as exc:
@@ -393,7 +397,7 @@ def _sample_model(
     runner: Search,
     trial: Any,
     budget: Budget,
-    hard_end: float,
+    stop: float,
     cancel: threading.Event | None,
 ) -> tuple[Any | None, float]:
     """The candidate refitted on the search's sample, and the estimate of its refit on
@@ -401,7 +405,8 @@ def _sample_model(
 
     The sample is refitted when the table is bigger and that takes at most
     `SAMPLE_REFIT_SHARE` of the time left, or when the refit on all rows is estimated not
-    to fit even in the explanation's time, as long as the sample's does. The folds were
+    to fit even in the explanation's time, as long as the sample's does (stopped at `stop`
+    at the latest, as `_refit`'s refits are). The folds were
     timed beside other trials; the sample's refit is timed alone, on more rows than a
     fold's, and so plans the refit better. At 10 s on segments (22,500 rows),
     a fold of LightGBM took 1.5 s where its refit on 4,000 rows alone took 0.8 s.
@@ -410,14 +415,15 @@ def _sample_model(
     sample = runner.sample
     if len(sample) >= len(runner.y):
         return None, estimate
-    available = hard_end - budget.finish - time.monotonic()
+    available = budget.hard_end - budget.finish - time.monotonic()
     allowed = SAMPLE_REFIT_SHARE * available
     if estimate > available + budget.extras:
         allowed = max(allowed, available + budget.extras)
     if _estimate(runner, trial, len(sample)) > allowed:
         return None, estimate
     try:
-        pipeline, seconds = _fit_once(runner, trial, sample, time.monotonic() + allowed, cancel)
+        deadline = min(time.monotonic() + allowed, stop)
+        pipeline, seconds = _fit_once(runner, trial, sample, deadline, cancel)
     except (TimeUp, TrialFailed):
         return None, estimate
     runner.refit_seconds += seconds
