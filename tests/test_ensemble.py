@@ -471,7 +471,7 @@ def test_a_refit_a_little_short_of_every_row_takes_every_row(monkeypatch, short,
 
 def test_a_best_refit_that_runs_out_of_time_leaves_the_fastest_time_to_refit(monkeypatch):
     """When the best trial's refit runs on to its hard end (longer than estimated), the
-    fastest trial is refitted instead: the best's refits end in time for it. At 10 s on
+    fastest trial is refitted instead: the best's refits are stopped in time for it. At 10 s on
     segments the MLP's refit ran out of time at the budget's hard end, the linear model
     had none left, and the run failed."""
     from automl import refit
