@@ -722,3 +722,31 @@ def test_an_ensembles_members_may_take_the_explanations_time(monkeypatch):
     members.clear()
     assert refit._refit_ensemble(None, [best, other], chosen, budget, None) is None
     assert members == []
+
+
+def test_the_selection_may_take_the_explanations_time(monkeypatch):
+    """As the members' refits may: a selection that would have to end before the
+    explanation's time began, with the best's refit still to run, is held to the budget's
+    end less the rest of the finish instead. At 10 s on friedman and houses the search
+    ended where the selection's time began, the selection had none, and one model was
+    exported alone where an ensemble scored better on the folds."""
+    from types import SimpleNamespace
+
+    from automl import refit
+
+    y, predictions = _complementary()
+    pool = SimpleNamespace(predictions=predictions, mixes_algorithms=lambda: True)
+    settings = SimpleNamespace(metric=RMSE)
+    runner = SimpleNamespace(pool=pool, oof_y=y, oof_folds=_folds(len(y), 3), settings=settings)
+    best = SimpleNamespace(
+        number=2,
+        value=float(np.mean(ensemble.fold_scores(predictions[2], y, runner.oof_folds, RMSE))),
+    )
+    monkeypatch.setattr(refit, "_estimate", lambda _, trial: 5.0)
+    # 20 s follow the refit, 15 of them the explanation's: the refit must start by 35 s.
+    start = time.monotonic() - 38.0
+    chosen = refit._choose_ensemble(runner, best, Budget(start, 60.0, finish=20.0, extras=15.0))
+    assert chosen is not None and set(chosen.weights) >= {0, 1}
+    # Past the explanation's time too: the best is refitted alone.
+    late = Budget(start - 20.0, 60.0, finish=20.0, extras=15.0)
+    assert refit._choose_ensemble(runner, best, late) is None
