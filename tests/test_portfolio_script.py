@@ -156,7 +156,8 @@ def test_generated_portfolio_entries_are_builtins_inside_their_search_spaces():
     assert set(PORTFOLIO) == {"small", "large"}
     registry = get_registry()
     for bucket, entries in PORTFOLIO.items():
-        assert len(entries) == 8
+        # The greedy order's 8, after the free entries of the algorithms it lacks.
+        assert 8 <= len(entries) <= 8 + len(registry.algorithms)
         n_rows = 150 if bucket == "small" else SMALL_ROWS
         for name, params in entries:
             algorithm = registry.algorithm(name)
@@ -227,3 +228,22 @@ def test_a_candidate_is_evaluated_with_the_values_its_space_sets_unsearched():
         "weights": "distance",
         "p": 2,
     }
+
+
+def test_free_configurations_of_the_algorithms_the_order_lacks_go_first(script):
+    """Of each algorithm the greedy order lacks, its best configuration whose
+    cross-validation is free, best first; none of an algorithm the order has, and none
+    that costs more."""
+    losses = LOSSES.assign(E=[0.9, 0.9, 0.9], F=[0.7, 0.8, 0.9], G=[0.1, 0.1, 0.1])
+    seconds = SECONDS.assign(E=0.01, F=0.015, G=0.5)
+    algorithms = {"A": "mlp", "B": "lightgbm", "C": "lightgbm", "D": "extra_trees"}
+    algorithms |= {"E": "linear", "F": "knn", "G": "knn"}
+    # E and F are free (5 folds of at most 0.1 s); G is the better k-NN, but not free.
+    assert script.free_entries(losses, seconds, ["B", "A"], algorithms) == ["F", "E"]
+    assert script.free_entries(losses, seconds, ["B", "A"], algorithms, 0.01) == []
+    # k-NN is in the order: only the linear model is added.
+    assert script.free_entries(losses, seconds, ["G", "B"], algorithms) == ["E"]
+    defaults = {t: ["D"] for t in losses.index}
+    bucket = script.choose_bucket("small", losses, seconds, "B", defaults, 2, algorithms)
+    # The greedy order takes the best k-NN (G) and D: the free linear model goes first.
+    assert (bucket.free, bucket.order, bucket.entries()) == (["E"], ["G", "D"], ["E", "G", "D"])
