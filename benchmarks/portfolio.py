@@ -435,9 +435,10 @@ def free_entries(
     The greedy selection scores a portfolio by its best entry alone, so a model that is
     rarely the best never gets in, however cheap; the ensemble over the trials takes it
     when it errs unlike the others. At 10 s, the search reached the linear model (8
-    entries down) on some runs and not on others: on anes96 the ensembles with it scored a
-    log loss of 1.46-1.51 on the test rows, those without 1.50-1.55 (AutoGluon's and
-    FLAML's best: 1.502); on digits 0.068 against 0.086-0.10 (see benchmarks/README.md).
+    entries down) on some runs and not on others. With these entries first, the mean test
+    log loss over five splits was 1.485-1.491 on anes96 in three runs, against 1.484-1.514
+    without (AutoGluon's and FLAML's best: 1.502), and 0.068 on digits against 0.073-0.088;
+    wine was worse (docs/search.md, section 1, has every run).
     """
     seconds = seconds.loc[losses.index]
     free = FOLDS * seconds.fillna(np.inf).median() <= free_seconds
