@@ -175,7 +175,7 @@ ALGORITHMS = ["linear", "lightgbm", "knn", "random_forest"]
 
 def _fit(**options):
     model = AutoML(**QUICK, algorithms=ALGORITHMS, **options)
-    # (This table's ensemble has three members, of unequal weights; see
+    # (This table's ensemble has three members or more, of unequal weights; see
     # test_a_member_that_cannot_be_refitted_is_dropped_and_the_card_rescored.)
     return model.fit(make_mixed(400, seed=2), target="bought")
 
@@ -293,23 +293,25 @@ def test_a_member_that_cannot_be_refitted_is_dropped_and_the_card_rescored(
 ):
     selected = fitted_ensemble.card
     full = selected["best"]["ensemble"]
-    assert len(full) == 3, full
-    _failing_refits(monkeypatch, {3})  # the member with the least weight
+    assert len(full) >= 3, full
+    # The members are refitted one at a time (one worker), most weight first: the last
+    # refit is the member with the least weight.
+    _failing_refits(monkeypatch, {len(full)})
     model = _fit()
     card = model.card
     kept = card["best"]["ensemble"]
-    assert [m["trial"] for m in kept] == [m["trial"] for m in full[:2]]
-    total = full[0]["weight"] + full[1]["weight"]
-    assert [m["weight"] for m in kept] == pytest.approx([m["weight"] / total for m in full[:2]])
+    assert [m["trial"] for m in kept] == [m["trial"] for m in full[:-1]]
+    total = sum(m["weight"] for m in full[:-1])
+    assert [m["weight"] for m in kept] == pytest.approx([m["weight"] / total for m in full[:-1]])
     assert model.pipeline_.weights == [m["weight"] for m in kept]
-    # The scores are those of the two members exported, not of the three selected.
+    # The scores are those of the members exported, not of all those selected.
     assert card["cv"]["fold_scores"] != selected["cv"]["fold_scores"]
     assert card["cv"]["score"] == pytest.approx(np.mean(card["cv"]["fold_scores"]))
     assert card["cv"]["score"] > card["leaderboard"][0]["roc_auc"]
 
 
 def test_with_one_member_left_the_best_trial_is_exported_alone(fitted_ensemble, monkeypatch):
-    _failing_refits(monkeypatch, {2, 3})
+    _failing_refits(monkeypatch, set(range(2, len(fitted_ensemble.card["best"]["ensemble"]) + 1)))
     card = _fit().card
     best = card["leaderboard"][0]
     assert card["best"]["ensemble"] == [] and card["best"]["trial"] == best["trial"]
