@@ -53,7 +53,7 @@ from automl.events import (
     trials_words,
 )
 from automl.plugins import get_registry
-from automl.refit import final_model
+from automl.refit import Final, final_model
 from automl.search import (
     EXPORT_SECONDS,
     Budget,
@@ -63,7 +63,7 @@ from automl.search import (
     make_pruner,
     make_sampler,
     outscoring_partial,
-    partial_trial,
+    partial_trials,
     quiet_optuna,
     ranked_trials,
     search_rows,
@@ -290,6 +290,7 @@ class AutoML:
             ranked = self._search(runner, the_study, budget, frame.shape[1] - 1)
             self.on_event(PhaseChanged("refit", budget.elapsed()))
             final = final_model(runner, ranked, budget, self.cancel)
+            _warn_partial(final, ranked, budget)
             finish.finish(
                 self,
                 runner,
@@ -499,20 +500,9 @@ class AutoML:
                 hint="Check the algorithms' plugins (automl plugins), or try other --algorithms.",
             )
         if not ranked:
-            return [_partial(the_study, runner, budget, counts)]
+            return _partial(the_study, runner, budget, counts)
         outscoring = outscoring_partial(the_study, settings.metric, len(runner.folds), ranked[0])
         if outscoring is not None:
-            part = outscoring.user_attrs["partial"]
-            warnings.warn(
-                f"Trial {part['trial']} ({outscoring.params['algorithm']}) was stopped for time"
-                f" after {part['folds']} of its {part['of']} folds, but scored better on each"
-                f" of them than the best complete trial (trial {ranked[0].number},"
-                f" {ranked[0].params['algorithm']}): it is the model, scored on those folds, a"
-                " rougher estimate; its probabilities are not calibrated. Give a larger"
-                " --time-budget.",
-                AutoMLWarning,
-                stacklevel=4,
-            )
             ranked = [outscoring, *ranked]
         return ranked
 
@@ -800,26 +790,47 @@ def _estimator_modules(algorithms: list[Algorithm], task: Task) -> list[str]:
     return modules
 
 
-def _partial(the_study: Any, runner: Search, budget: Budget, counts: dict[str, int]) -> Any:
-    """With no complete trial: the one scored on part of its folds (`partial_trial`),
-    with a warning that says so; a SearchError when not one fold finished."""
-    rescued = partial_trial(the_study, runner.settings.metric, len(runner.folds))
-    if rescued is None:
+def _partial(the_study: Any, runner: Search, budget: Budget, counts: dict[str, int]) -> list[Any]:
+    """With no complete trial: the one scored on part of its folds, and the fallback
+    (`partial_trials`); a SearchError when not one fold finished."""
+    rescued = partial_trials(the_study, runner.settings.metric, len(runner.folds))
+    if not rescued:
         raise SearchError(
             f"No trial finished within the {budget.seconds:g} s budget ({trials_words(counts)}).",
             hint=_no_trial_hint(the_study),
         )
-    part = rescued.user_attrs["partial"]
-    warnings.warn(
-        f"No trial finished its {part['of']} folds within the {budget.seconds:g} s"
-        f" budget: the model is {rescued.params['algorithm']} (trial {rescued.number},"
-        f" a copy of trial {part['trial']}), scored on the folds that trial finished"
-        f" ({part['folds']} of {part['of']}), a rougher estimate; its probabilities"
-        " are not calibrated. Give a larger --time-budget.",
-        AutoMLWarning,
-        stacklevel=5,
-    )
     return rescued
+
+
+def _warn_partial(final: Final, ranked: list[Any], budget: Budget) -> None:
+    """Say so when the exported model is a trial scored on part of its folds: because no
+    trial finished its folds, or because it outscored the best that did
+    (`search.outscoring_partial`). Said once the model is known: either may have had to
+    give way to a faster trial that fitted in time."""
+    part = final.trial.user_attrs.get("partial")
+    if final.ensemble is not None or part is None:
+        return
+    trial, complete = final.trial, [t for t in ranked if "partial" not in t.user_attrs]
+    if complete:
+        message = (
+            f"Trial {part['trial']} ({trial.params['algorithm']}) was stopped for time after"
+            f" {part['folds']} of its {part['of']} folds, but scored better on each of them"
+            f" than the best complete trial (trial {complete[0].number},"
+            f" {complete[0].params['algorithm']}): it is the model, scored on those folds"
+        )
+    else:
+        message = (
+            f"No trial finished its {part['of']} folds within the {budget.seconds:g} s"
+            f" budget: the model is {trial.params['algorithm']} (trial {trial.number},"
+            f" a copy of trial {part['trial']}), scored on the folds that trial finished"
+            f" ({part['folds']} of {part['of']})"
+        )
+    warnings.warn(
+        message + ", a rougher estimate; its probabilities are not calibrated. Give a larger"
+        " --time-budget.",
+        AutoMLWarning,
+        stacklevel=3,
+    )
 
 
 def _no_trial_hint(the_study: Any) -> str:

@@ -353,7 +353,7 @@ def cv_words(cv: Mapping[str, Any]) -> str:
 
 def partial_words(cv: Mapping[str, Any]) -> str:
     """For a model scored on part of its folds (no trial finished them all: see
-    `automl.search.partial_trial`), "2 of its 15 folds"; else ""."""
+    `automl.search.partial_trials`), "2 of its 15 folds"; else ""."""
     part = cv.get("partial")
     return f"{part['folds']} of its {part['of']} folds" if part else ""
 

@@ -88,7 +88,7 @@ def _cv_section(final: Final, folds: int, repeats: int) -> dict[str, Any]:
         "fold_scores": scores,
     }
     if final.ensemble is None and "partial" in final.trial.user_attrs:
-        # No trial finished its folds (`search.partial_trial`): scored on fewer.
+        # No trial finished its folds (`search.partial_trials`): scored on fewer.
         section["partial"] = final.trial.user_attrs["partial"]
     return section
 
@@ -130,7 +130,7 @@ def count_states(the_study: Any) -> dict[str, int]:
     failed = [t for t in trials if t.state is TrialState.FAIL]
     stopped = sum(bool(t.user_attrs.get("stopped")) for t in failed)
     return {
-        # A trial scored on part of its folds (`search.partial_trial`) is a copy of a
+        # A trial scored on part of its folds (`search.partial_trials`) is a copy of a
         # pruned or stopped one, counted there.
         "complete": sum(
             t.state is TrialState.COMPLETE and "partial" not in t.user_attrs for t in trials

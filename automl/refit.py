@@ -276,6 +276,17 @@ def _refit(
         # best trial before the fallback's refit too.
         stop = hard_end - budget.export - (fallback if trial is ranked[0] else 0.0)
         algorithm = runner.algorithms[trial.params["algorithm"]]
+        if (
+            trial is not tried[-1]
+            and time.monotonic() + _estimate(runner, trial, _least_rows(runner)) > stop
+        ):
+            # Not even a fold's rows would be done by then: the refit is not started, for
+            # the fallback's sake. Stopped at its deadline, it would take its worker down
+            # with it, and the fallback would wait for another: at 10 s on segments, on a
+            # machine slower by a third, an MLP (a fold: 3.6 s) was given the 1.3 s to its
+            # stop, and the linear model then ran out of time in a new worker.
+            errors.append(f"{algorithm.name}: out of time")
+            continue
         beside = _Beside.start(runner, trial, stop, cancel)
         try:
             in_hand, estimate = _sample_model(runner, trial, budget, stop, cancel)
@@ -290,7 +301,7 @@ def _refit(
             # Never fewer rows than a fold's model learnt from, the model the CV estimate
             # is of: at 10 s on digits, 53 of 1,077 rows made a test log loss of 0.75 from a
             # CV estimate of 0.09. A fold's rows took a fold's time, measured.
-            least = max(MIN_REFIT_SHARE, len(runner.folds[0][0]) / len(runner.y))
+            least = _least_rows(runner) / len(runner.y)
             enough = estimate <= available * (1 + ALL_ROWS_SLACK)
             share = 1.0 if enough else max(available / estimate, least)
             rows = _subsample(runner.y, share, settings.task, settings.seed)
@@ -329,6 +340,12 @@ def _refit(
         "The winning model could not be refitted: " + "; ".join(errors),
         hint="Give a larger --time-budget." if any("out of time" in e for e in errors) else None,
     )
+
+
+def _least_rows(runner: Search) -> int:
+    """The fewest rows a refit takes: a fold's (the model the CV estimate is of), or
+    MIN_REFIT_SHARE of the rows if more."""
+    return max(round(MIN_REFIT_SHARE * len(runner.y)), len(runner.folds[0][0]))
 
 
 class _Beside:

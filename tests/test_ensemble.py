@@ -502,6 +502,39 @@ def test_a_best_refit_that_runs_out_of_time_leaves_the_fastest_time_to_refit(mon
     assert model.card["refit"]["rows"] >= 266  # at least a fold's rows
 
 
+def test_a_best_refit_estimated_not_to_fit_is_not_started_before_the_fallback(monkeypatch):
+    """When the best trial's refit would not be done even on a fold's rows by the time kept
+    for the fastest trial's, it is not started: stopped at its deadline, it would take
+    its worker down with it, and the fastest would wait for another. At 10 s on segments,
+    on a slower machine, an MLP (3.6 s a fold) was given 1.3 s, and the linear model then
+    ran out of time in a new worker: the run failed."""
+    from automl import refit
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(400, 2))
+    table = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": (x[:, 0] * x[:, 1] > 0).astype(int)})
+    estimate, fit, fitted = refit._estimate, refit._fit, []
+
+    def forest_never_fits(runner, trial, rows=None):
+        if trial.params["algorithm"] == "random_forest":
+            return 1e6
+        return estimate(runner, trial, rows)
+
+    def noted(runner, trial, rows, deadline, cancel):
+        fitted.append(trial.params["algorithm"])
+        return fit(runner, trial, rows, deadline, cancel)
+
+    monkeypatch.setattr(refit, "_estimate", forest_never_fits)
+    monkeypatch.setattr(refit, "_fit", noted)
+    model = AutoML(
+        time_budget=6, n_trials=2, cv=3, algorithms=["random_forest", "linear"], ensemble=False,
+        explanations=False, learning_curve=False, n_jobs=1,
+    )  # fmt: skip
+    model.fit(table, target="y")
+    assert model.card["best"]["algorithm"] == "linear"
+    assert fitted == ["linear"]
+
+
 def _sampled_and_short(monkeypatch, budget=20):
     """A table of 400 rows searched on a sample of 150, whose refit on all rows is
     estimated (from the refit on) never to fit: planned, it takes a fold's rows."""

@@ -9,6 +9,7 @@ import time
 import numpy as np
 import optuna
 import pytest
+from optuna.trial import TrialState
 from support import make_mixed
 
 from automl import AutoML, bundle, search
@@ -370,9 +371,70 @@ def test_when_no_trial_finishes_its_folds_the_one_that_finished_most_is_exported
     assert len(model.predict(mixed.drop(columns="bought"))) == len(mixed)
 
 
+def test_with_no_trial_finished_the_search_keeps_back_a_fold_refit_of_one_stopped(
+    slow_plugins, mixed, monkeypatch
+):
+    # Two trials at once: a plodder whose folds take 3 s, and a sleeper. Neither finishes
+    # its folds. Once the plodder is stopped after one fold, its refit on a fold's rows
+    # (about 3 s) is kept back: the sleeper must stop then, not at the budget's end. Before,
+    # it ran to the end, the plodder's refit had only the budget's grace, and the run
+    # failed: "The winning model could not be refitted: plodding: out of time".
+    queued = [("plodding", {"seconds": 3.0}), ("sleepy", {"seconds": 3600.0})]
+    model, events = _queued_run(
+        monkeypatch,
+        queued,
+        time_budget=10,
+        n_trials=2,
+        algorithms=["plodding", "sleepy"],
+        n_jobs=2,
+        ensemble=False,
+        learning_curve=False,
+    )
+    with pytest.warns(AutoMLWarning, match=r"No trial finished its 3 folds.*\(1 of 3\)"):
+        model.fit(mixed, target="bought")
+    done = {e.algorithm: e for e in events}
+    assert (done["plodding"].state, done["sleepy"].state) == ("pruned", "stopped")
+    assert done["sleepy"].elapsed < 10 - 2.5
+    assert model.card["best"]["algorithm"] == "plodding"
+    assert model.card["cv"]["partial"]["trial"] == done["plodding"].number
+    assert model.card["timing"]["wall_seconds"] <= 1.1 * 10 + 5
+
+
+def test_with_no_trial_finished_the_fastest_stopped_trial_is_the_refits_fallback():
+    metric = get_registry().metric("roc_auc")
+    study = optuna.create_study(direction="maximize")
+    distributions = {"algorithm": optuna.distributions.CategoricalDistribution(["a", "b"])}
+    for algorithm, state, attrs in (
+        ("a", TrialState.PRUNED, {"fold_scores": [0.8, 0.8], "fold_seconds": 3.0}),
+        ("b", TrialState.PRUNED, {"fold_scores": [0.9], "fold_seconds": 0.5}),
+        ("b", TrialState.PRUNED, {"fold_scores": [0.7], "fold_seconds": 0.2}),
+        ("a", TrialState.FAIL, {"fold_scores": [0.9], "fold_seconds": 0.1, "reason": "boom"}),
+        ("b", TrialState.FAIL, {"fold_scores": [0.6], "fold_seconds": 0.3, "stopped": True}),
+    ):
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=state,
+                params={"algorithm": algorithm},
+                distributions=distributions,
+                user_attrs=attrs,
+                intermediate_values={0: attrs["fold_scores"][0]},
+            )
+        )
+    best, fallback = search.partial_trials(study, metric, 5)
+    # The one that finished the most folds, then the fastest a fold of those stopped or
+    # pruned (not the one that raised an error), each as a copy scored on its folds.
+    assert best.user_attrs["partial"] == {"trial": 0, "folds": 2, "of": 5}
+    assert fallback.user_attrs["partial"] == {"trial": 2, "folds": 1, "of": 5}
+    assert (best.value, fallback.value) == (pytest.approx(0.8), pytest.approx(0.7))
+    # Alone, or the fastest itself: one trial.
+    single = optuna.create_study(direction="maximize")
+    single.add_trial(study.trials[1])
+    assert len(search.partial_trials(single, metric, 5)) == 1
+
+
 def test_a_resumed_search_does_not_take_a_partly_scored_copy_for_the_best_to_beat():
     # A run in which no trial finished its folds stored a copy of the one that finished the
-    # most, scored on those folds only (`partial_trial`). Resumed, the search must measure
+    # most, scored on those folds only (`partial_trials`). Resumed, the search must measure
     # its trials against the trials scored on every fold, not against that rougher value.
     table = make_mixed(200, seed=2)
     schema = infer_schema(table, "bought", None, "test")
