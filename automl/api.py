@@ -810,13 +810,14 @@ def _warn_partial(final: Final, ranked: list[Any], budget: Budget) -> None:
     part = final.trial.user_attrs.get("partial")
     if final.ensemble is not None or part is None:
         return
-    trial, complete = final.trial, [t for t in ranked if "partial" not in t.user_attrs]
-    if complete:
+    trial = final.trial
+    complete = next((t for t in ranked if "partial" not in t.user_attrs), None)
+    if complete is not None:
         message = (
             f"Trial {part['trial']} ({trial.params['algorithm']}) was stopped for time after"
             f" {part['folds']} of its {part['of']} folds, but scored better on each of them"
-            f" than the best complete trial (trial {complete[0].number},"
-            f" {complete[0].params['algorithm']}): it is the model, scored on those folds"
+            f" than the best complete trial (trial {complete.number},"
+            f" {complete.params['algorithm']}): it is the model, scored on those folds"
         )
     else:
         message = (

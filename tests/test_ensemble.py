@@ -471,6 +471,20 @@ def test_a_refit_a_little_short_of_every_row_takes_every_row(monkeypatch, short,
     assert rows[0] <= model.card["refit"]["rows"] <= rows[1]
 
 
+def _forest_or_linear_on_xor() -> AutoML:
+    """A forest and a linear model searched on an XOR of two columns (400 rows, one worker,
+    6 s, two trials), fitted: the forest is the best, and far slower a fold."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(400, 2))
+    table = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": (x[:, 0] * x[:, 1] > 0).astype(int)})
+    model = AutoML(
+        time_budget=6, n_trials=2, cv=3, algorithms=["random_forest", "linear"], ensemble=False,
+        explanations=False, learning_curve=False, n_jobs=1,
+    )  # fmt: skip
+    model.fit(table, target="y")
+    return model
+
+
 def test_a_best_refit_that_runs_out_of_time_leaves_the_fastest_time_to_refit(monkeypatch):
     """When the best trial's refit runs on to its hard end (longer than estimated), the
     fastest trial is refitted instead: the best's refits are stopped in time for it. At 10 s on
@@ -478,9 +492,6 @@ def test_a_best_refit_that_runs_out_of_time_leaves_the_fastest_time_to_refit(mon
     had none left, and the run failed."""
     from automl import refit
 
-    rng = np.random.default_rng(4)
-    x = rng.normal(size=(400, 2))
-    table = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": (x[:, 0] * x[:, 1] > 0).astype(int)})
     fit, hung = refit._fit, []
 
     def out_of_time(runner, trial, rows, deadline, cancel):
@@ -491,11 +502,7 @@ def test_a_best_refit_that_runs_out_of_time_leaves_the_fastest_time_to_refit(mon
         return fit(runner, trial, rows, deadline, cancel)
 
     monkeypatch.setattr(refit, "_fit", out_of_time)
-    model = AutoML(
-        time_budget=6, n_trials=2, cv=3, algorithms=["random_forest", "linear"], ensemble=False,
-        explanations=False, learning_curve=False, n_jobs=1,
-    )  # fmt: skip
-    model.fit(table, target="y")
+    model = _forest_or_linear_on_xor()
     # The forest is the best on this XOR, and far slower a fold than the linear model.
     assert hung and hung[0].params["algorithm"] == "random_forest"
     assert model.card["best"]["algorithm"] == "linear"
@@ -510,9 +517,6 @@ def test_a_best_refit_estimated_not_to_fit_is_not_started_before_the_fallback(mo
     ran out of time in a new worker: the run failed."""
     from automl import refit
 
-    rng = np.random.default_rng(4)
-    x = rng.normal(size=(400, 2))
-    table = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": (x[:, 0] * x[:, 1] > 0).astype(int)})
     estimate, fit, fitted = refit._estimate, refit._fit, []
 
     def forest_never_fits(runner, trial, rows=None):
@@ -526,11 +530,7 @@ def test_a_best_refit_estimated_not_to_fit_is_not_started_before_the_fallback(mo
 
     monkeypatch.setattr(refit, "_estimate", forest_never_fits)
     monkeypatch.setattr(refit, "_fit", noted)
-    model = AutoML(
-        time_budget=6, n_trials=2, cv=3, algorithms=["random_forest", "linear"], ensemble=False,
-        explanations=False, learning_curve=False, n_jobs=1,
-    )  # fmt: skip
-    model.fit(table, target="y")
+    model = _forest_or_linear_on_xor()
     assert model.card["best"]["algorithm"] == "linear"
     assert fitted == ["linear"]
 

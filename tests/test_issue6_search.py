@@ -218,6 +218,24 @@ def _queued_run(
     return model, events
 
 
+def _plodder_and_sleeper(
+    monkeypatch: pytest.MonkeyPatch, seconds: float, budget: float
+) -> tuple[AutoML, list[TrialFinished]]:
+    """`_queued_run` of two trials at once, a plodder taking `seconds` a fold and a sleeper,
+    and no more (no ensemble, no learning curve)."""
+    queued = [("plodding", {"seconds": seconds}), ("sleepy", {"seconds": 3600.0})]
+    return _queued_run(
+        monkeypatch,
+        queued,
+        time_budget=budget,
+        n_trials=2,
+        algorithms=["plodding", "sleepy"],
+        n_jobs=2,
+        ensemble=False,
+        learning_curve=False,
+    )
+
+
 def test_before_any_model_a_trial_that_cannot_finish_gives_its_worker_to_the_next(
     slow_plugins, mixed, monkeypatch
 ):
@@ -379,17 +397,7 @@ def test_with_no_trial_finished_the_search_keeps_back_a_fold_refit_of_one_stoppe
     # (about 3 s) is kept back: the sleeper must stop then, not at the budget's end. Before,
     # it ran to the end, the plodder's refit had only the budget's grace, and the run
     # failed: "The winning model could not be refitted: plodding: out of time".
-    queued = [("plodding", {"seconds": 3.0}), ("sleepy", {"seconds": 3600.0})]
-    model, events = _queued_run(
-        monkeypatch,
-        queued,
-        time_budget=10,
-        n_trials=2,
-        algorithms=["plodding", "sleepy"],
-        n_jobs=2,
-        ensemble=False,
-        learning_curve=False,
-    )
+    model, events = _plodder_and_sleeper(monkeypatch, 3.0, 10)
     with pytest.warns(AutoMLWarning, match=r"No trial finished its 3 folds.*\(1 of 3\)"):
         model.fit(mixed, target="bought")
     done = {e.algorithm: e for e in events}
@@ -478,17 +486,7 @@ def test_trials_running_when_the_search_must_end_stop_then_not_at_their_own_dead
     # deadline has passed, and the sleeper must stop then. Before, it ran to its own
     # deadline, and the run failed: "The winning model could not be refitted: plodding:
     # out of time".
-    queued = [("plodding", {"seconds": 3.5}), ("sleepy", {"seconds": 3600.0})]
-    model, events = _queued_run(
-        monkeypatch,
-        queued,
-        time_budget=16,
-        n_trials=2,
-        algorithms=["plodding", "sleepy"],
-        n_jobs=2,
-        ensemble=False,
-        learning_curve=False,
-    )
+    model, events = _plodder_and_sleeper(monkeypatch, 3.5, 16)
     model.fit(mixed, target="bought")
     done = {e.algorithm: e for e in events}
     assert done["plodding"].state == "complete" and done["sleepy"].state == "stopped"
