@@ -103,7 +103,12 @@ class EarlyStopping:
 
     param: the parameter that holds the number of rounds (e.g. "n_estimators").
     fit_params: `(estimator, X_valid, y_valid) -> dict`, keyword arguments for the
-        estimator's `fit` that make it stop on the preprocessed held-out rows.
+        estimator's `fit` that make it stop on the preprocessed held-out rows. It may also
+        take a keyword `stop_at`, a `time.monotonic()` value: given one, the fit must also
+        stop adding rounds by then and keep the best of those it built, as when the
+        held-out rows stop improving. The search gives each fold its share of the trial's
+        time this way, so a model whose rounds would not all fit is scored on every fold
+        with fewer rounds instead of being stopped and lost (see `stops_in_time`).
     best_rounds: `(fitted estimator) -> int`, the rounds it kept.
     built_rounds: `(fitted estimator) -> int`, the rounds it built: the kept ones and
         those past them it built before it stopped. A fold's time is that of the rounds
@@ -117,6 +122,14 @@ class EarlyStopping:
     fit_params: Callable[[Any, Any, Any], Mapping[str, Any]]
     best_rounds: Callable[[Any], int]
     built_rounds: Callable[[Any], int] | None = None
+
+    @property
+    def stops_in_time(self) -> bool:
+        """Whether `fit_params` takes a `stop_at` time."""
+        try:
+            return "stop_at" in inspect.signature(self.fit_params).parameters
+        except (TypeError, ValueError):
+            return False
 
 
 SearchSpace = Callable[[Suggester, SearchContext], dict[str, Any]]

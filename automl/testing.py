@@ -22,6 +22,7 @@ import functools
 import json
 import math
 import pickle
+import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -211,7 +212,8 @@ def check_reproducible(algorithm: Algorithm, task: Task) -> None:
 def check_early_stopping(algorithm: Algorithm, task: Task) -> None:
     """On a fold big enough to stop early, the model stops within its most rounds, says
     how many it kept, and predicts; its stopping functions pickle (they are sent to the
-    worker process)."""
+    worker process). If its `fit_params` takes `stop_at`, a time already passed makes it
+    stop adding rounds (`EarlyStopping.stops_in_time`)."""
     from automl.worker import EARLY_STOPPING_MIN_ROWS, fit_fold
 
     stopping = algorithm.early_stopping
@@ -250,6 +252,21 @@ def check_early_stopping(algorithm: Algorithm, task: Task) -> None:
             f" {rounds} kept to {most}"
         )
     _check_predictions(algorithm, fitted, _new_rows(task), task, f"{label}, stopped early")
+    if stopping.stops_in_time and most > 1:
+        rows, now = np.arange(len(y)), time.monotonic()
+        try:
+            fitted, rounds = fit_fold(candidate, X, y, rows, task.is_classification, now)
+        except Exception as exc:
+            raise AssertionError(
+                f"{algorithm.name}: fitting with early_stopping.fit_params(..., stop_at=...)"
+                f" raised {describe(exc)}"
+            ) from exc
+        assert isinstance(rounds, int) and 1 <= rounds < most, (
+            f"{algorithm.name}: given a stop_at already passed, it kept {rounds!r} of its"
+            f" {most} rounds: fit_params takes stop_at, so the fit must stop adding rounds"
+            " by then"
+        )
+        _check_predictions(algorithm, fitted, _new_rows(task), task, f"{label}, stopped in time")
 
 
 def check_persistence(algorithm: Algorithm, task: Task) -> None:

@@ -57,6 +57,10 @@ _POLL_SECONDS = 0.05
 # part of under a hundred rows would stop on noise).
 EARLY_STOPPING_SHARE = 0.1
 EARLY_STOPPING_MIN_ROWS = 1000
+# A fold of an algorithm that can stop adding rounds in time (`EarlyStopping.stops_in_time`)
+# stops at this share of its part of the trial's time left (the time left over the folds
+# left): the rest is for predicting its held-out rows and sending them.
+FOLD_ROUNDS_SHARE = 0.9
 Job = TypeVar("Job")
 Result = TypeVar("Result")
 
@@ -76,17 +80,25 @@ class FoldResult:
     seconds: float
     rounds: int | None = None  # the boosting rounds kept, with early stopping
     built: int | None = None  # ... and the rounds built (see `EarlyStopping.built_rounds`)
+    cut: bool = False  # the model stopped adding rounds at its time (see `fit_fold`)
 
 
 def fit_fold(
-    candidate: Candidate, X: pd.DataFrame, y: np.ndarray, rows: np.ndarray, classification: bool
+    candidate: Candidate,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    rows: np.ndarray,
+    classification: bool,
+    stop_at: float | None = None,
 ) -> tuple[Any, int | None]:
     """Fit a fresh copy of the candidate's pipeline on `rows` of the data.
 
     With an algorithm that stops early and at least EARLY_STOPPING_MIN_ROWS rows, a
     share of the rows (stratified for classification) is held out: the preprocessing is
-    fitted on the rest, and the model on the rest until the held-out rows stop improving.
-    Returns the fitted pipeline and the rounds kept (None without early stopping).
+    fitted on the rest, and the model on the rest until the held-out rows stop improving,
+    or, if its algorithm can (`EarlyStopping.stops_in_time`), until `stop_at` (a
+    `time.monotonic()` value). Returns the fitted pipeline and the rounds kept (None
+    without early stopping).
     """
     from sklearn.base import clone
 
@@ -113,9 +125,17 @@ def fit_fold(
         for name, value in candidate.fit_params.items()
         if name.startswith("model__")
     }
-    params.update(stopping.fit_params(model, X_stop, y[stop_rows]))
+    in_time = {"stop_at": stop_at} if stop_at is not None and stopping.stops_in_time else {}
+    params.update(stopping.fit_params(model, X_stop, y[stop_rows], **in_time))
     model.fit(X_fit, y[fit_rows], **params)
     return pipeline, int(stopping.best_rounds(model))
+
+
+def stops_in_time(candidate: Candidate, rows: int) -> bool:
+    """Whether a fold of `rows` training rows stops adding rounds at its share of the
+    trial's time (see `fit_fold` and FOLD_ROUNDS_SHARE)."""
+    stopping = candidate.early_stopping
+    return stopping is not None and stopping.stops_in_time and rows >= EARLY_STOPPING_MIN_ROWS
 
 
 def built_rounds(candidate: Candidate, fitted: Any, kept: int | None) -> int | None:
@@ -287,8 +307,12 @@ class Worker:
         cancel: threading.Event | None = None,
         first_fold_by: float | None = None,
         stop: threading.Event | None = None,
+        until: Callable[[], float] | None = None,
     ) -> Iterator[FoldResult]:
         """Yield each fold's out-of-fold predictions (probabilities for classification).
+
+        The folds of an algorithm that stops adding rounds in time (`stops_in_time`) share
+        the time to `deadline`, or, after each fold, to what `until` then gives.
 
         Closing the iterator early stops the trial after the current fold. Raises `TimeUp`
         at `deadline` (a `time.monotonic()` value), at `first_fold_by` if the first fold
@@ -296,7 +320,7 @@ class Worker:
         sooner than the trial's); `Cancelled` when `cancel` is set and `TrialFailed` when
         the fit raises or the worker dies.
         """
-        self._request(("cv", candidate), deadline)
+        self._request(("cv", candidate, deadline), deadline)
         finished = False
         waiting_for = deadline if first_fold_by is None else min(first_fold_by, deadline)
         try:
@@ -314,7 +338,7 @@ class Worker:
                     self._spare = _Process(self._preload)
                 self._warm = True
                 yield FoldResult(*payload)
-                self._send_message(("continue",))
+                self._send_message(("continue", deadline if until is None else until()))
         finally:
             if not finished and self._alive():
                 self._send_message(("stop",))
@@ -504,7 +528,8 @@ def _serve(receive: Connection, send: Connection) -> None:
             threadpool_limits(limits=data[4])
         elif kind == "cv":
             X, y, folds, classification, _ = data
-            _cross_validate(payload[0], X, y, folds, classification, receive, send)
+            candidate, deadline = payload
+            _cross_validate(candidate, deadline, X, y, folds, classification, receive, send)
         elif kind == "refit":
             X, y = data[0], data[1]
             candidate, rows, threads = payload
@@ -539,20 +564,28 @@ def _as_float64(predictions: Any, classification: bool) -> np.ndarray:
     return values / values.sum(axis=1, keepdims=True) if classification else values
 
 
-def _cross_validate(candidate, X, y, folds, classification, receive, send) -> None:
+def _cross_validate(candidate, deadline, X, y, folds, classification, receive, send) -> None:
+    late = 0.0  # the most a fold so far ended past the time its model was to stop
     for fold, (train, valid) in enumerate(folds):
         try:
             start = time.perf_counter()
-            fitted, rounds = fit_fold(candidate, X, y, train, classification)
+            now = time.monotonic()
+            share = FOLD_ROUNDS_SHARE * (deadline - now) / (len(folds) - fold)
+            stop_at = now + share - late
+            fitted, rounds = fit_fold(candidate, X, y, train, classification, stop_at)
+            cut = stops_in_time(candidate, len(train)) and time.monotonic() >= stop_at
             predictions = _predict(fitted, X.iloc[valid], classification)
+            late = max(late, time.monotonic() - stop_at)
             seconds = time.perf_counter() - start
             built = built_rounds(candidate, fitted, rounds)
         except Exception as exc:
             send.send(("error", describe(exc)))
             return
-        send.send(("fold", fold, predictions, seconds, rounds, built))
-        if receive.recv()[0] == "stop":
+        send.send(("fold", fold, predictions, seconds, rounds, built, cut))
+        kind, *payload = receive.recv()
+        if kind == "stop":
             break
+        deadline = payload[0]
     send.send(("done",))
 
 

@@ -23,15 +23,15 @@ def mixed_csv(tmp_path: Path, mixed: pd.DataFrame) -> Path:
 @pytest.fixture
 def slow_plugins(monkeypatch: pytest.MonkeyPatch):
     """Register test-only algorithms (a sleeper, a crasher, a guesser that predicts the
-    class shares, weak but cheap, and a plodder that sleeps seconds a fold) in the process
-    registry."""
+    class shares, weak but cheap, a plodder that sleeps seconds a fold, and a rounder that
+    sleeps seconds a round and can stop adding rounds in time) in the process registry."""
     monkeypatch.syspath_prepend(str(HELPERS))
     monkeypatch.setenv(
         "PYTHONPATH", os.pathsep.join([str(HELPERS), os.environ.get("PYTHONPATH", "")])
     )
     import slow_estimator
 
-    from automl.contract import CLASSIFICATION, Algorithm
+    from automl.contract import CLASSIFICATION, Algorithm, EarlyStopping
     from automl.plugins import get_registry
 
     registry = get_registry()
@@ -45,6 +45,15 @@ def slow_plugins(monkeypatch: pytest.MonkeyPatch):
         ),
         "plodding": Algorithm(
             "plodding", CLASSIFICATION, slow_estimator.plodding, slow_estimator.build
+        ),
+        "rounding": Algorithm(
+            "rounding",
+            CLASSIFICATION,
+            slow_estimator.rounding,
+            slow_estimator.build_rounding,
+            early_stopping=EarlyStopping(
+                "rounds", slow_estimator.rounds_in_time, slow_estimator.built
+            ),
         ),
     }
     for name, algorithm in added.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import time
+import warnings
 
 import numpy as np
 import optuna
@@ -105,6 +106,55 @@ def test_a_boosted_model_stops_early_on_held_out_rows_of_big_folds():
     # Small folds fit the searched rounds: a held-out tenth would stop on noise.
     fitted, rounds = fit_fold(_lightgbm(schema), X, y, rows[:500], classification=True)
     assert rounds is None and fitted[-1].booster_.current_iteration() == 2000
+
+
+def test_a_boosted_model_given_a_time_stops_adding_rounds_then_and_keeps_its_best():
+    from lightgbm.callback import CallbackEnv, EarlyStopException
+
+    from automl.builtin.lightgbm import StopAt
+
+    X, y, schema = _table(EARLY_STOPPING_MIN_ROWS + 200)
+    rows = np.arange(len(y))
+    slow = _lightgbm(schema, learning_rate=0.01)
+    assert slow.early_stopping.stops_in_time
+    # A time already passed: one round, where without it the model builds hundreds.
+    fitted, rounds = fit_fold(slow, X, y, rows, classification=True, stop_at=time.monotonic())
+    assert rounds == 1 and fitted[-1].booster_.current_iteration() == 1
+    _, unhurried = fit_fold(slow, X, y, rows, classification=True)
+    assert unhurried > 100
+    # Stopped in time, it keeps the best round on the held-out rows so far, as early
+    # stopping would.
+    stop = StopAt(time.monotonic() + 3600)
+    for iteration, loss in enumerate((0.6, 0.4, 0.5)):
+        stop(CallbackEnv(None, {}, iteration, 0, 10, [("valid_0", "binary_logloss", loss, False)]))
+    stop.stop_at = time.monotonic()
+    with pytest.raises(EarlyStopException) as stopped:
+        stop(CallbackEnv(None, {}, 3, 0, 10, [("valid_0", "binary_logloss", 0.45, False)]))
+    assert stopped.value.best_iteration == 1
+    assert [score[2] for score in stopped.value.best_score] == [0.4]
+
+
+def test_the_folds_of_a_trial_that_stops_in_time_share_its_deadline(slow_plugins):
+    # 3 folds of 20 rounds of 0.25 s: 15 s, with a deadline 6 s away. Every fold ends in
+    # time with fewer rounds, instead of the trial being stopped at its deadline.
+    X, y, schema = _table(1600)
+    params = {"rounds": 20, "seconds": 0.25}
+    candidate = build_candidate(slow_plugins["rounding"], schema, params, Task.BINARY, 0, 1)
+    folds = make_folds(y, Task.BINARY, 3, 0, schema.classes)
+    with Worker() as worker:
+        worker.set_data(X, y, folds, True, 1)
+        results = list(worker.cross_validate(candidate, time.monotonic() + 6))
+    assert [r.fold for r in results] == [0, 1, 2]
+    assert all(1 <= r.rounds < 20 for r in results)
+    # A later end given after a fold (`until`) is the one the folds left share.
+    with Worker() as worker:
+        worker.set_data(X, y, folds, True, 1)
+        shorter = list(
+            worker.cross_validate(
+                candidate, time.monotonic() + 60, until=lambda: time.monotonic() + 0.1
+            )
+        )
+    assert shorter[0].rounds == 20 and [r.rounds for r in shorter[1:]] == [1, 1]
 
 
 def test_the_refit_uses_the_rounds_the_folds_kept():
@@ -407,6 +457,26 @@ def test_with_no_trial_finished_the_search_keeps_back_a_fold_refit_of_one_stoppe
     assert done["sleepy"].elapsed < 10 - 2.5
     assert model.card["best"]["algorithm"] == "plodding"
     assert model.card["cv"]["partial"]["trial"] == done["plodding"].number
+    assert model.card["timing"]["wall_seconds"] <= 1.1 * 10 + 5
+
+
+def test_a_trial_too_slow_for_its_rounds_finishes_its_folds_with_fewer(slow_plugins, monkeypatch):
+    # One worker, 10 s, one trial whose 3 folds of 20 rounds would take 15 s. Before, it
+    # was stopped after its first fold as too slow, and the run exported that fold's model
+    # refitted on a fold's rows ("No trial finished its 3 folds ..."); its folds now stop
+    # adding rounds in time, and it is complete, scored on all three.
+    queued = [("rounding", {"rounds": 20, "seconds": 0.25})]
+    model, events = _queued_run(
+        monkeypatch, queued, time_budget=10, n_trials=1, algorithms=["rounding"], n_jobs=1
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AutoMLWarning)
+        model.fit(make_mixed(1600, seed=5), target="bought")
+    (trial,) = events
+    assert trial.state == "complete"
+    assert len(model.card["cv"]["fold_scores"]) == 3
+    assert model.card["cv"].get("partial") is None
+    assert model.card["leaderboard"][0]["params"]["rounds"] < 20
     assert model.card["timing"]["wall_seconds"] <= 1.1 * 10 + 5
 
 

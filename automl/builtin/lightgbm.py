@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -47,15 +48,45 @@ def build(params: Mapping[str, Any], task: Task, seed: int, n_jobs: int) -> Any:
     return cls(**params, subsample_freq=1, n_jobs=n_jobs, random_state=seed, verbose=-1)
 
 
-def stopping_fit_params(estimator: Any, X_valid: Any, y_valid: Any) -> dict[str, Any]:
+def stopping_fit_params(
+    estimator: Any, X_valid: Any, y_valid: Any, stop_at: float | None = None
+) -> dict[str, Any]:
     from lightgbm import early_stopping
 
     rounds = round(STOPPING_ROUNDS_AT_0_1 * 0.1 / estimator.learning_rate)
     rounds = min(max(rounds, MIN_STOPPING_ROUNDS), MAX_STOPPING_ROUNDS)
-    callbacks = [early_stopping(rounds, verbose=False)]
+    callbacks: list[Any] = [early_stopping(rounds, verbose=False)]
+    if stop_at is not None:
+        callbacks.append(StopAt(stop_at))
     if "eval_X" in inspect.signature(estimator.fit).parameters:  # LightGBM 4.7 and later
         return {"eval_X": X_valid, "eval_y": y_valid, "callbacks": callbacks}
     return {"eval_set": [(X_valid, y_valid)], "callbacks": callbacks}
+
+
+class StopAt:
+    """A LightGBM callback that stops adding rounds at a `time.monotonic()` time and keeps
+    the best round so far on the first held-out score (the one early stopping watches
+    first), as early stopping would have."""
+
+    order = 40  # after the evaluation is recorded (20) and early stopping has looked (30)
+    before_iteration = False
+
+    def __init__(self, stop_at: float) -> None:
+        self.stop_at = stop_at
+        self.best: tuple[int, float, list[Any]] | None = None
+
+    def __call__(self, env: Any) -> None:
+        from lightgbm.callback import EarlyStopException
+
+        held_out = [e for e in env.evaluation_result_list if e[0] != "training"]
+        if held_out:
+            _, _, score, higher_better, *_ = held_out[0]
+            best = self.best
+            if best is None or (score > best[1] if higher_better else score < best[1]):
+                self.best = (env.iteration, score, list(env.evaluation_result_list))
+        if time.monotonic() >= self.stop_at:
+            best = self.best or (env.iteration, 0.0, list(env.evaluation_result_list))
+            raise EarlyStopException(best[0], best[2])
 
 
 def best_rounds(estimator: Any) -> int:
