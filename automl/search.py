@@ -1081,7 +1081,7 @@ class Search:
         seconds: list[float],
         deadline: float,
         in_time: bool,
-        cut: bool = False,
+        cut: bool,
     ) -> float | None:
         """When the trial's folds left are to end: its deadline, or sooner for a trial whose
         folds fit fewer rounds in time; None if it cannot be finished in time, and is
