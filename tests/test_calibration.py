@@ -4,16 +4,19 @@ the class shares."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import log_loss
 
 import automl
-from automl import bundle, calibrate, data, ensemble, explain, guard
+from automl import bundle, calibrate, data, ensemble, explain, finish, guard
 from automl.contract import Task
 from automl.plugins import get_registry
 from automl.preprocess import build_candidate
+from automl.refit import Final
 
 
 def _overconfident(n: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -183,3 +186,39 @@ def test_the_guard_counts_rows_by_the_columns_they_miss():
     # A date that cannot be read misses all its parts but counts as one column.
     flagged = guard.unsupported(data.prepare(new.head(3), schema), found)
     assert flagged.tolist() == [False, False, True]
+
+
+@pytest.mark.parametrize(
+    ("refit_rows", "bagged", "kept"),
+    [(2000, False, True), (6400, False, False), (6400, True, True)],
+)
+def test_the_folds_temperature_is_kept_only_for_a_model_that_learnt_from_as_many_rows(
+    refit_rows, bagged, kept
+):
+    """Fitted on what the folds' models predicted, the temperature describes models that
+    learnt from about as many rows: a model refitted on every row of a table searched on a
+    sample of it is surer than they were, and is exported as it is; a bag of the folds'
+    own models keeps it."""
+    y, proba = _overconfident()
+    pipeline, *_ = _fitted("linear", Task.BINARY)
+    everything = np.arange(refit_rows)
+    runner = SimpleNamespace(
+        settings=SimpleNamespace(
+            task=Task.BINARY, metric=get_registry().metric("log_loss"), seed=0
+        ),
+        sample=np.arange(2000),
+        y=np.concatenate([y, np.zeros(refit_rows - 2000, int)]),
+        folds=[(np.arange(1600), np.arange(1600, 2000))],
+        bags=lambda: bagged,
+    )
+    final = Final(pipeline, None, refit_rows)
+    oof = np.concatenate([proba, np.full((refit_rows - 2000, 2), 0.5)])
+    found, calibrated = finish._calibrate(runner, final, oof[everything])
+    assert found.beta == pytest.approx(0.5, abs=0.08)
+    assert found.kept is kept
+    assert (final.pipeline is not pipeline) is kept
+    if kept:
+        assert log_loss(y, calibrated[:2000]) == pytest.approx(found.after)
+    else:
+        assert "6400 rows, 4.00 times the 1600 of a fold's model" in found.why
+        np.testing.assert_array_equal(calibrated, oof)
