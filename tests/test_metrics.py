@@ -1,6 +1,6 @@
-"""The three default metrics are computed in automl.builtin.metrics, not by scikit-learn
-(whose checks cost more than the sums in the ensemble selection): they must give
-scikit-learn's values, and reject what it rejects."""
+"""The shipped metrics are computed in automl.builtin.metrics, not by scikit-learn (whose
+checks cost more than the sums in the ensemble selection and the decision threshold):
+they must give scikit-learn's values, and reject what it rejects."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import sklearn.metrics as sk
 
+from automl.builtin import metrics
 from automl.builtin.metrics import log_loss, rmse, roc_auc
 
 
@@ -98,3 +99,40 @@ def test_rmse_is_scikit_learns():
     assert rmse(y, predicted) == pytest.approx(expected, rel=1e-12)
     with pytest.raises(ValueError, match="two arrays"):
         rmse(y, predicted[:-1])
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 7])
+@pytest.mark.parametrize("seed", range(5))
+def test_the_label_metrics_are_scikit_learns(k, seed):
+    """On labels as the decision threshold and the search give them (class indices): any
+    class may be missing from either array, and with one class only, or a class never
+    predicted, scikit-learn's zero_division=0 holds."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    y, predicted = rng.integers(0, k, n), rng.integers(0, k, n)
+    if seed == 0:
+        predicted = np.zeros(n, dtype=int)
+    average = "binary" if max(y.max(), predicted.max()) <= 1 else "macro"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn warns of classes missing from y
+        expected = {
+            "accuracy": sk.accuracy_score(y, predicted),
+            "balanced_accuracy": sk.balanced_accuracy_score(y, predicted),
+            **{
+                name: getattr(sk, f"{name}_score")(y, predicted, average=average, zero_division=0)
+                for name in ("f1", "precision", "recall")
+            },
+        }
+    for name, value in expected.items():
+        assert getattr(metrics, name)(y, predicted) == pytest.approx(value, rel=1e-12), name
+    assert metrics.f1(y.astype(float), predicted) == pytest.approx(expected["f1"], rel=1e-12)
+
+
+def test_labels_that_are_not_class_indices_are_rejected():
+    for y, predicted, message in [
+        ([0, 1], [1], "two arrays"),
+        ([0, 1.5], [1, 0], "class indices"),
+        ([0, -1], [1, 0], "class indices"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            metrics.f1(np.array(y), np.array(predicted))
