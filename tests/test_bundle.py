@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import zipfile
 
 import numpy as np
 import pytest
@@ -100,3 +102,44 @@ def _rows():
     from support import make_mixed
 
     return make_mixed(20, seed=5)
+
+
+def test_a_model_wrapped_twice_is_written_once_and_loads_whole(tmp_path, monkeypatch, mixed):
+    """A calibrated ensemble behind a decision threshold refers to its members through
+    several attributes; skops would write them out at each (four times over): the file
+    holds them once, and the loaded model has every reference back."""
+    from automl import calibrate, decision, ensemble
+
+    registry = get_registry()
+    members = [
+        _fitted(mixed, registry.algorithm(n), Task.BINARY) for n in ("random_forest", "linear")
+    ]
+    frame, schema, _ = members[0]
+    X, y = prepare(frame, schema), encode_target(frame["bought"], schema)
+    voting = ensemble.voting_estimator([(i, m[2]) for i, m in enumerate(members)], [0.6, 0.4], 2)
+    model = decision.with_threshold(calibrate.wrap(voting, 0.8, 2), 0.3, X, y)
+    monkeypatch.setattr(bundle, "render_markdown", lambda card: "")
+    card = bundle.save(tmp_path, model, {"format_version": 1}, registry.trusted_types())
+    model_file = card / json.loads((card / bundle.CARD_JSON).read_text())["model"]["file"]
+
+    def trees(data: bytes) -> int:
+        with zipfile.ZipFile(io.BytesIO(data)) as written:
+            return written.read("schema.json").count(b'"DecisionTreeClassifier"')
+
+    forest = trees(sio.dumps(members[0][2]))
+    assert forest > 10
+    # Once, and the unfitted copy of the forest the ensemble's constructor holds.
+    assert trees(model_file.read_bytes()) <= forest + 1
+    # Saving left the model as it was.
+    assert (
+        model.estimator is model.estimator_ and voting.named_estimators_["trial_0"] is members[0][2]
+    )
+    loaded = bundle.load(tmp_path, registry.trusted_types()).pipeline
+    np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X))
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    assert loaded.estimator is loaded.estimator_
+    calibrated = loaded.estimator_.estimator
+    assert calibrated.estimator is calibrated.calibrated_classifiers_[0].estimator
+    inner = calibrate.inner_model(calibrated)
+    assert list(inner.named_estimators_) == ["trial_0", "trial_1"]
+    assert inner.named_estimators_["trial_1"] is inner.estimators_[1]
