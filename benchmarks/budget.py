@@ -2,6 +2,7 @@
 
     python benchmarks/budget.py                  # 200,000-row churn, budgets 30 and 60 s
     python benchmarks/budget.py --budgets 10 --rows 50000
+    python benchmarks/budget.py --budgets 10 20 --rows 4000 --metric f1   # a threshold too
 
 Writes a large version of the synthetic churn data to a temporary directory, runs
 ``automl run <csv> --target churned --time-budget B --output <tmp> --json`` as a
@@ -41,7 +42,9 @@ def find_cli() -> str:
     return found
 
 
-def run_cli(cli: str, csv: Path, budget: int, output: Path) -> tuple[float, int | None, str]:
+def run_cli(
+    cli: str, csv: Path, budget: int, output: Path, metric: str | None = None
+) -> tuple[float, int | None, str]:
     """Run one ``automl run``; return wall seconds, exit code (None if killed) and stderr.
 
     A run that takes more than twice its bound is killed with its process group.
@@ -57,6 +60,7 @@ def run_cli(cli: str, csv: Path, budget: int, output: Path) -> tuple[float, int 
         "--output",
         str(output),
         "--json",
+        *(["--metric", metric] if metric else []),
     ]
     start = time.perf_counter()
     with subprocess.Popen(
@@ -84,6 +88,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--rows", type=int, default=200_000, help="rows of churn data (default: 200000)"
     )
+    parser.add_argument(
+        "--metric",
+        help="the run's --metric (default: the task's); a metric of labels, such as f1, makes"
+        " the run choose and cross-validate a decision threshold too",
+    )
     return parser.parse_args(argv)
 
 
@@ -101,11 +110,13 @@ def main(argv: list[str] | None = None) -> int:
         csv = Path(tmp) / "churn.csv"
         make_churn(args.rows).to_csv(csv, index=False)
         size_mb = csv.stat().st_size / 1e6
-        print(f"data: {args.rows} rows of churn, {size_mb:.1f} MB; cli: {cli}\n")
+        metric = args.metric or "the default metric"
+        print(f"data: {args.rows} rows of churn, {size_mb:.1f} MB; {metric}; cli: {cli}\n")
         print("| budget (s) | wall (s) | bound 1.1*B+5 (s) | exit code | result |")
         print("|---|---|---|---|---|")
         for budget in args.budgets:
-            wall, code, stderr = run_cli(cli, csv, budget, Path(tmp) / f"out-{budget}")
+            output = Path(tmp) / f"out-{budget}"
+            wall, code, stderr = run_cli(cli, csv, budget, output, args.metric)
             if code is None:
                 result = "KILLED (over 2x bound)"
             elif code != 0:
