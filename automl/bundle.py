@@ -8,12 +8,12 @@ last: a bundle whose card exists is complete.
 
 from __future__ import annotations
 
-import contextlib
+import copy
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,8 +57,7 @@ def save(
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    with _referenced_once(pipeline):
-        data = sio.dumps(pipeline)
+    data = sio.dumps(_for_writing(pipeline))
     undeclared = set(sio.get_untrusted_types(data=data)) - BASE_TRUSTED_TYPES - set(trusted)
     if undeclared:
         raise PluginError(
@@ -141,76 +140,86 @@ def load(directory: str | Path, trusted: Iterable[str]) -> Bundle:
 # `estimator_`, a calibration's is that of its calibrated classifier, an ensemble's
 # `named_estimators_` are its `estimators_`. Nested, an ensemble of 300-tree extra trees
 # behind a threshold was written four times over: 95 MB, 5.2 s to save at the end of a
-# 20 s run and 6.2 s to load, against 23 MB and a quarter of the time. So the second
-# reference is left out of the file and restored on loading.
-def _named_members(model: Any) -> dict[str, Any]:
-    return dict(zip([name for name, _ in model.estimators], model.estimators_, strict=True))
+# 20 s run and 6.2 s to load, against 25 MB after. So the file is written from copies of
+# the wrappers without the second reference, and `load` puts it back. The file stays a
+# model scikit-learn predicts with when loaded by skops alone: a calibration's `estimator`
+# may be None (its default), an ensemble need not have `named_estimators_`, and a
+# threshold's `estimator` is an unfitted copy of the frozen model (its tags are read).
 
 
-_SECOND_REFERENCES = {
-    # class name: (attribute left out, how to find it again from the object)
-    "FixedThresholdClassifier": ("estimator", lambda model: model.estimator_),
-    "CalibratedClassifierCV": (
-        "estimator",
-        lambda model: model.calibrated_classifiers_[0].estimator,
-    ),
-    "VotingClassifier": ("named_estimators_", _named_members),
-    "VotingRegressor": ("named_estimators_", _named_members),
-}
+def _for_writing(model: Any) -> Any:
+    """`model` as written: the wrappers on the way to the fitted models copied, each
+    without its second reference; `model` itself is not changed."""
+    from sklearn.frozen import FrozenEstimator
 
-
-def _models_within(model: Any) -> Iterator[Any]:
-    """`model` and the models held by the wrappers and ensembles automl builds around it
-    (a FrozenEstimator forwards attributes to its model: only its `estimator` is read)."""
-    yield model
     kind = type(model).__name__
-    inner: Iterable[Any] = ()
     if kind == "FrozenEstimator":
-        inner = [model.estimator]
-    elif kind == "FixedThresholdClassifier":
-        inner = [model.estimator_]
-    elif kind == "CalibratedClassifierCV":
-        inner = [c.estimator for c in model.calibrated_classifiers_]
-    elif kind in ("VotingClassifier", "VotingRegressor"):
-        inner = model.estimators_
-    for each in inner:
-        yield from _models_within(each)
+        return FrozenEstimator(_for_writing(model.estimator))
+    if kind == "FixedThresholdClassifier" and model.estimator is model.estimator_:
+        written = copy.copy(model)
+        written.estimator_ = _for_writing(model.estimator_)
+        written.estimator = _unfitted(model.estimator)
+        return written
+    if kind == "CalibratedClassifierCV" and all(
+        c.estimator is model.estimator for c in model.calibrated_classifiers_
+    ):
+        written = copy.copy(model)
+        written.estimator = None
+        written.calibrated_classifiers_ = [copy.copy(c) for c in model.calibrated_classifiers_]
+        for each in written.calibrated_classifiers_:
+            each.estimator = _for_writing(each.estimator)
+        return written
+    if kind in ("VotingClassifier", "VotingRegressor") and _named_members(model) == getattr(
+        model, "named_estimators_", None
+    ):
+        written = copy.copy(model)
+        del written.named_estimators_
+        written.estimators_ = [_for_writing(each) for each in model.estimators_]
+        return written
+    return model
 
 
-def _second_references(model: Any) -> Iterator[tuple[Any, str, Any]]:
-    """(object, attribute, value) of each second reference to leave out of the file."""
-    for each in _models_within(model):
-        attribute, first = _SECOND_REFERENCES.get(type(each).__name__, (None, None))
-        if attribute is None or first is None or not hasattr(each, attribute):
-            continue
-        value, found = getattr(each, attribute), first(each)
-        if value is found or (
-            isinstance(value, dict)
-            and value.keys() == found.keys()
-            and all(value[k] is found[k] for k in value)
-        ):
-            yield each, attribute, value
+def _unfitted(model: Any) -> Any:
+    """An unfitted copy of `model` that holds nothing fitted (a frozen model's clone is the
+    fitted model itself, so wrappers of one are rebuilt around an unfitted copy)."""
+    from sklearn.base import clone
+    from sklearn.frozen import FrozenEstimator
+
+    kind = type(model).__name__
+    if kind == "FrozenEstimator":
+        return FrozenEstimator(_unfitted(model.estimator))
+    if kind in ("FixedThresholdClassifier", "CalibratedClassifierCV"):
+        return type(model)(**{**model.get_params(deep=False), "estimator": None})
+    return clone(model)
 
 
-@contextlib.contextmanager
-def _referenced_once(model: Any) -> Iterator[None]:
-    """While saving, each second reference (see _SECOND_REFERENCES) is None."""
-    left_out = list(_second_references(model))
-    try:
-        for each, attribute, _ in left_out:
-            setattr(each, attribute, None)
-        yield
-    finally:
-        for each, attribute, value in left_out:
-            setattr(each, attribute, value)
+def _named_members(model: Any) -> dict[str, Any] | None:
+    names = [name for name, _ in model.estimators]
+    if len(names) != len(model.estimators_):
+        return None
+    return dict(zip(names, model.estimators_, strict=True))
 
 
 def _relink(model: Any) -> None:
-    """Restore the second references a saved model was written without."""
-    for each in _models_within(model):
-        attribute, first = _SECOND_REFERENCES.get(type(each).__name__, (None, None))
-        if attribute is not None and first is not None and getattr(each, attribute, 0) is None:
-            setattr(each, attribute, first(each))
+    """Put back the second references a model was written without (see `_for_writing`);
+    a bundle written before has them all, and is left as it is."""
+    kind = type(model).__name__
+    if kind == "FrozenEstimator":
+        _relink(model.estimator)
+    elif kind == "FixedThresholdClassifier":
+        _relink(model.estimator_)
+        if type(model.estimator).__name__ == "FrozenEstimator":
+            model.estimator = model.estimator_
+    elif kind == "CalibratedClassifierCV":
+        for each in model.calibrated_classifiers_:
+            _relink(each.estimator)
+        if model.estimator is None:
+            model.estimator = model.calibrated_classifiers_[0].estimator
+    elif kind in ("VotingClassifier", "VotingRegressor"):
+        for each in model.estimators_:
+            _relink(each)
+        if not hasattr(model, "named_estimators_"):
+            model.named_estimators_ = _named_members(model)
 
 
 def read_file(

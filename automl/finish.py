@@ -257,11 +257,12 @@ def _calibrate(
         return None, oof
     rows = runner.sample
     found, crossed = calibrate.fit(runner.y[rows], oof[rows], settings.seed)
-    fold_rows = len(runner.folds[0][0])
-    # A bag's models are the folds' own; a refit learnt from `final.refit_rows`.
-    learnt = fold_rows if runner.bags() and final.refit_rows == len(runner.y) else final.refit_rows
-    if found.kept and learnt > calibrate.MAX_ROWS_RATIO * fold_rows:
-        found, crossed = found.unfit_for(learnt, fold_rows), oof[rows]
+    # The most rows a fold's model learnt from (two folds of an odd number of rows differ):
+    # a model refitted on the search's rows, or a bag of its folds' models, is within
+    # MAX_ROWS_RATIO of it; one refitted on more rows than the search's sample may not be.
+    fold_rows = max(len(train) for train, _ in runner.folds)
+    if found.kept and final.refit_rows > calibrate.MAX_ROWS_RATIO * fold_rows:
+        found, crossed = found.unfit_for(final.refit_rows, fold_rows), oof[rows]
     metric = settings.metric
     if found.kept and metric.needs_proba:
         # A check for metrics that rank rather than score probabilities (ROC AUC of

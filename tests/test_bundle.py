@@ -134,6 +134,10 @@ def test_a_model_wrapped_twice_is_written_once_and_loads_whole(tmp_path, monkeyp
     assert (
         model.estimator is model.estimator_ and voting.named_estimators_["trial_0"] is members[0][2]
     )
+    # skops alone loads a model that predicts the same, the second references aside.
+    alone = sio.load(model_file, trusted=sio.get_untrusted_types(file=model_file))
+    np.testing.assert_allclose(alone.predict_proba(X), model.predict_proba(X))
+    np.testing.assert_array_equal(alone.predict(X), model.predict(X))
     loaded = bundle.load(tmp_path, registry.trusted_types()).pipeline
     np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X))
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
@@ -143,3 +147,13 @@ def test_a_model_wrapped_twice_is_written_once_and_loads_whole(tmp_path, monkeyp
     inner = calibrate.inner_model(calibrated)
     assert list(inner.named_estimators_) == ["trial_0", "trial_1"]
     assert inner.named_estimators_["trial_1"] is inner.estimators_[1]
+    # A bundle written before, with every reference, is left whole.
+    whole = sio.dumps(model)
+    before = sio.loads(whole, trusted=sio.get_untrusted_types(data=whole))
+    bundle._relink(before)
+    np.testing.assert_allclose(before.predict_proba(X), model.predict_proba(X))
+    assert before.estimator is before.estimator_
+    assert calibrate.inner_model(before.estimator_.estimator).named_estimators_.keys() == {
+        "trial_0",
+        "trial_1",
+    }

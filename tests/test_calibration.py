@@ -189,36 +189,44 @@ def test_the_guard_counts_rows_by_the_columns_they_miss():
 
 
 @pytest.mark.parametrize(
-    ("refit_rows", "bagged", "kept"),
-    [(2000, False, True), (6400, False, False), (6400, True, True)],
+    ("refit_rows", "folds", "kept"),
+    [
+        (2000, [(np.arange(1600), np.arange(1600, 2000))], True),  # five folds, all rows
+        (
+            2001,
+            [(np.arange(1000), np.arange(1000, 2001)), (np.arange(1000, 2001), np.arange(1000))],
+            True,
+        ),
+        (6400, [(np.arange(1600), np.arange(1600, 2000))], False),  # a sample, then all rows
+    ],
 )
 def test_the_folds_temperature_is_kept_only_for_a_model_that_learnt_from_as_many_rows(
-    refit_rows, bagged, kept
+    refit_rows, folds, kept
 ):
     """Fitted on what the folds' models predicted, the temperature describes models that
     learnt from about as many rows: a model refitted on every row of a table searched on a
-    sample of it is surer than they were, and is exported as it is; a bag of the folds'
-    own models keeps it."""
-    y, proba = _overconfident()
+    sample of it is surer than they were, and is exported as it is. Two folds of an odd
+    number of rows are not a sample."""
+    y, proba = _overconfident(2001)
+    sample = np.arange(min(refit_rows, 2001))
+    y, proba = y[sample], proba[sample]
     pipeline, *_ = _fitted("linear", Task.BINARY)
-    everything = np.arange(refit_rows)
     runner = SimpleNamespace(
         settings=SimpleNamespace(
             task=Task.BINARY, metric=get_registry().metric("log_loss"), seed=0
         ),
-        sample=np.arange(2000),
-        y=np.concatenate([y, np.zeros(refit_rows - 2000, int)]),
-        folds=[(np.arange(1600), np.arange(1600, 2000))],
-        bags=lambda: bagged,
+        sample=sample,
+        y=np.concatenate([y, np.zeros(refit_rows - len(sample), int)]),
+        folds=folds,
     )
     final = Final(pipeline, None, refit_rows)
-    oof = np.concatenate([proba, np.full((refit_rows - 2000, 2), 0.5)])
-    found, calibrated = finish._calibrate(runner, final, oof[everything])
+    oof = np.concatenate([proba, np.full((refit_rows - len(sample), 2), 0.5)])
+    found, calibrated = finish._calibrate(runner, final, oof)
     assert found.beta == pytest.approx(0.5, abs=0.08)
     assert found.kept is kept
     assert (final.pipeline is not pipeline) is kept
     if kept:
-        assert log_loss(y, calibrated[:2000]) == pytest.approx(found.after)
+        assert log_loss(y, calibrated[sample]) == pytest.approx(found.after)
     else:
         assert "6400 rows, 4.00 times the 1600 of a fold's model" in found.why
         np.testing.assert_array_equal(calibrated, oof)
