@@ -181,14 +181,14 @@ def _for_writing(model: Any) -> Any:
 
 def _unfitted(model: Any) -> Any:
     """An unfitted copy of `model` that holds nothing fitted (a frozen model's clone is the
-    fitted model itself, so wrappers of one are rebuilt around an unfitted copy)."""
+    fitted model itself, so a calibration of one is rebuilt without it)."""
     from sklearn.base import clone
     from sklearn.frozen import FrozenEstimator
 
     kind = type(model).__name__
     if kind == "FrozenEstimator":
         return FrozenEstimator(_unfitted(model.estimator))
-    if kind in ("FixedThresholdClassifier", "CalibratedClassifierCV"):
+    if kind == "CalibratedClassifierCV":
         return type(model)(**{**model.get_params(deep=False), "estimator": None})
     return clone(model)
 
