@@ -456,9 +456,16 @@ def refit_line(card: Mapping[str, Any]) -> str:
             f"- Bagged: the average of the models of the search's {bagged} folds, each fitted"
             f" on {bagged - 1}/{bagged} of the {card['data']['rows']} rows, nothing refitted"
         )
-    return f"- Refitted on {card['refit']['rows']} of {card['data']['rows']} rows" + sample_note(
-        card
-    )
+    rows = f"- Refitted on {card['refit']['rows']} of {card['data']['rows']} rows"
+    return rows + rounds_note(card["refit"].get("rounds_cut")) + sample_note(card)
+
+
+def rounds_note(cut: Mapping[str, int] | None) -> str:
+    """ ", with 212 of its 300 boosting rounds, cut to keep the time budget" for a refit
+    that stopped adding rounds in time (the card's `refit.rounds_cut`), else ""."""
+    if not cut:
+        return ""
+    return f", with {cut['kept']} of its {cut['of']} boosting rounds, cut to keep the time budget"
 
 
 def sample_note(card: dict[str, Any]) -> str:

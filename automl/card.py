@@ -60,6 +60,12 @@ def make_card(
             "rows": final.refit_rows,
             # With bagging: the exported models are each the average of this many fold models.
             "bagged_folds": runner.settings.cv if runner.bags() else None,
+            # When the refit stopped adding rounds to keep the time budget: {"kept", "of"}.
+            "rounds_cut": (
+                dict(zip(("kept", "of"), final.rounds_cut, strict=True))
+                if final.rounds_cut
+                else None
+            ),
         },
         "seed": runner.settings.seed,
         "algorithms": [a.name for a in runner.settings.algorithms],

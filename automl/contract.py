@@ -114,6 +114,13 @@ class EarlyStopping:
         those past them it built before it stopped. A fold's time is that of the rounds
         built, and the refit builds only those it keeps, so this is what the refit's time
         is estimated from; None takes the kept rounds as built (an estimate the longer).
+    stop_params: `(estimator, stop_at) -> dict`, keyword arguments for the estimator's
+        `fit` that make it stop adding rounds at `stop_at` (a `time.monotonic()` value)
+        and keep every round it built, with no held-out rows; `best_rounds` then gives the
+        rounds built. The refit of the exported model is given a time shortly before its
+        hard stop this way: one that runs longer than estimated is exported with the
+        rounds it built instead of being lost (see `automl.refit`). None: such a refit is
+        lost at its hard stop, and a smaller model is exported.
     The functions must be importable by name (module-level), as they are sent to the
     worker process that fits the model.
     """
@@ -122,6 +129,7 @@ class EarlyStopping:
     fit_params: Callable[[Any, Any, Any], Mapping[str, Any]]
     best_rounds: Callable[[Any], int]
     built_rounds: Callable[[Any], int] | None = None
+    stop_params: Callable[[Any, float], Mapping[str, Any]] | None = None
 
     @property
     def stops_in_time(self) -> bool:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from automl import decision, evaluate, explain, guard, plots
-from automl.bundle import cv_words, model_words, sample_note
+from automl.bundle import cv_words, model_words, rounds_note, sample_note
 from automl.data import Schema
 from automl.render import Block, Image, Table, html_page, markdown
 
@@ -246,7 +246,10 @@ def _blocks(
             "p",
             f"The model is {model}. Cross-validated {metric} ({direction}):"
             f" {cv['score']:.6g} ± {cv['std']:.3g} over {cv_words(cv)}; refitted on"
-            f" {card['refit']['rows']} of {card['data']['rows']} rows" + sample_note(card) + ".",
+            f" {card['refit']['rows']} of {card['data']['rows']} rows"
+            + rounds_note(card["refit"].get("rounds_cut"))
+            + sample_note(card)
+            + ".",
         ),
         (
             "table",

@@ -213,7 +213,8 @@ def check_early_stopping(algorithm: Algorithm, task: Task) -> None:
     """On a fold big enough to stop early, the model stops within its most rounds, says
     how many it kept, and predicts; its stopping functions pickle (they are sent to the
     worker process). If its `fit_params` takes `stop_at`, a time already passed makes it
-    stop adding rounds (`EarlyStopping.stops_in_time`)."""
+    stop adding rounds (`EarlyStopping.stops_in_time`); with `stop_params`, a refit too
+    (see `_check_refit_cut`)."""
     from automl.worker import EARLY_STOPPING_MIN_ROWS, fit_fold
 
     stopping = algorithm.early_stopping
@@ -267,6 +268,40 @@ def check_early_stopping(algorithm: Algorithm, task: Task) -> None:
             " by then"
         )
         _check_predictions(algorithm, fitted, _new_rows(task), task, f"{label}, stopped in time")
+    if stopping.stop_params is not None and most > 1:
+        _check_refit_cut(algorithm, candidate, X, y, most, task, label)
+
+
+def _check_refit_cut(
+    algorithm: Algorithm,
+    candidate: Any,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    most: int,
+    task: Task,
+    label: str,
+) -> None:
+    """`EarlyStopping.stop_params`: a refit given a time already passed keeps the rounds it
+    built, fewer than asked for, and says so (`Candidate.rounds_cut`)."""
+    try:
+        fitted = candidate.fit(X, y, stop_at=time.monotonic())
+    except Exception as exc:
+        raise AssertionError(
+            f"{algorithm.name}: fitting with early_stopping.stop_params(..., stop_at) raised"
+            f" {describe(exc)}"
+        ) from exc
+    cut = candidate.rounds_cut(fitted)
+    assert cut is not None and 1 <= cut[0] < most and cut[1] == most, (
+        f"{algorithm.name}: given a stop_at already passed, the refit kept {cut!r} (rounds"
+        f" kept, asked for) of its {most} rounds: stop_params must make fit stop adding"
+        " rounds by then, and best_rounds give the rounds built"
+    )
+    _check_predictions(algorithm, fitted, _new_rows(task), task, f"{label}, refit cut in time")
+    whole = candidate.rounds_cut(candidate.fit(X, y))
+    assert whole is None, (
+        f"{algorithm.name}: fitted without stop_at, the refit kept {whole!r} (rounds kept,"
+        f" asked for): best_rounds must give every round of a fit that was not stopped"
+    )
 
 
 def check_persistence(algorithm: Algorithm, task: Task) -> None:

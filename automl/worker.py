@@ -352,11 +352,13 @@ class Worker:
         cancel: threading.Event | None = None,
         threads: int | None = None,
         stop: threading.Event | None = None,
+        stop_at: float | None = None,
     ) -> tuple[Any, float]:
         """Fit on `rows` of the data, with `threads` threads (default: the data's); return
         the fitted pipeline and the seconds it took. Raises `TimeUp` at `deadline` or as
-        soon as `stop` is set (the worker process is then replaced)."""
-        self._request(("refit", candidate, rows, threads), deadline)
+        soon as `stop` is set (the worker process is then replaced). With `stop_at`, a
+        model that can stops adding rounds by then (`Candidate.fit`)."""
+        self._request(("refit", candidate, rows, threads, stop_at), deadline)
         _, pipeline, seconds = self._wait(deadline, cancel, stop)
         return pipeline, seconds
 
@@ -532,11 +534,11 @@ def _serve(receive: Connection, send: Connection) -> None:
             _cross_validate(candidate, deadline, X, y, folds, classification, receive, send)
         elif kind == "refit":
             X, y = data[0], data[1]
-            candidate, rows, threads = payload
+            candidate, rows, threads, stop_at = payload
             try:
                 start = time.perf_counter()
                 with threadpool_limits(limits=threads or data[4]):
-                    fitted = candidate.fit(X.iloc[rows], y[rows])
+                    fitted = candidate.fit(X.iloc[rows], y[rows], stop_at)
                 send.send(("model", fitted, time.perf_counter() - start))
             except Exception as exc:
                 send.send(("error", describe(exc)))

@@ -185,10 +185,10 @@ def _failing_refits(monkeypatch, failing: set[int]) -> None:
     original = Worker.refit
     calls = itertools.count(1)
 
-    def refit(self, candidate, rows, deadline, cancel=None, threads=None, stop=None):
+    def refit(self, candidate, rows, deadline, cancel=None, threads=None, stop=None, **kw):
         if next(calls) in failing:
             raise TrialFailed("ValueError: failed on purpose")
-        return original(self, candidate, rows, deadline, cancel, threads, stop)
+        return original(self, candidate, rows, deadline, cancel, threads, stop, **kw)
 
     monkeypatch.setattr(Worker, "refit", refit)
 
@@ -325,11 +325,11 @@ def test_the_members_are_refitted_in_both_workers_at_once(monkeypatch):
     original, calls, used = Worker.refit, itertools.count(1), set()
     met = threading.Barrier(2, timeout=30)
 
-    def refit(self, candidate, rows, deadline, cancel=None, threads=None, stop=None):
+    def refit(self, candidate, rows, deadline, cancel=None, threads=None, stop=None, **kw):
         if next(calls) <= 2:
             met.wait()
         used.add(id(self))
-        return original(self, candidate, rows, deadline, cancel, threads, stop)
+        return original(self, candidate, rows, deadline, cancel, threads, stop, **kw)
 
     monkeypatch.setattr(Worker, "refit", refit)
     model = AutoML(**{**QUICK, "n_jobs": 2}, algorithms=ALGORITHMS)
@@ -494,12 +494,12 @@ def test_a_best_refit_that_runs_out_of_time_leaves_the_fastest_time_to_refit(mon
 
     fit, hung = refit._fit, []
 
-    def out_of_time(runner, trial, rows, deadline, cancel):
+    def out_of_time(runner, trial, rows, deadline, cancel, *args):
         if not hung or hung[0] is trial:  # the first refit tried: the best trial's
             hung.append(trial)
             time.sleep(max(deadline - time.monotonic(), 0.0))
             raise TimeUp
-        return fit(runner, trial, rows, deadline, cancel)
+        return fit(runner, trial, rows, deadline, cancel, *args)
 
     monkeypatch.setattr(refit, "_fit", out_of_time)
     model = _forest_or_linear_on_xor()
@@ -524,9 +524,9 @@ def test_a_best_refit_estimated_not_to_fit_is_not_started_before_the_fallback(mo
             return 1e6
         return estimate(runner, trial, rows)
 
-    def noted(runner, trial, rows, deadline, cancel):
+    def noted(runner, trial, rows, deadline, cancel, *args):
         fitted.append(trial.params["algorithm"])
-        return fit(runner, trial, rows, deadline, cancel)
+        return fit(runner, trial, rows, deadline, cancel, *args)
 
     monkeypatch.setattr(refit, "_estimate", forest_never_fits)
     monkeypatch.setattr(refit, "_fit", noted)
@@ -555,9 +555,9 @@ def test_the_idle_worker_refits_every_row_beside_the_planned_refit(monkeypatch):
     refits = []
     refit = Worker.refit
 
-    def noted(self, candidate, rows, deadline, cancel=None, threads=None, stop=None):
+    def noted(self, candidate, rows, deadline, cancel=None, threads=None, stop=None, **kwargs):
         refits.append((len(rows), stop is not None))
-        return refit(self, candidate, rows, deadline, cancel, threads, stop)
+        return refit(self, candidate, rows, deadline, cancel, threads, stop, **kwargs)
 
     monkeypatch.setattr(Worker, "refit", noted)
     model = _sampled_and_short(monkeypatch)
@@ -572,9 +572,9 @@ def test_a_refit_beside_that_is_not_done_in_time_is_stopped_and_the_plan_exporte
 ):
     refit, stopped = Worker.refit, []
 
-    def never_done(self, candidate, rows, deadline, cancel=None, threads=None, stop=None):
+    def never_done(self, candidate, rows, deadline, cancel=None, threads=None, stop=None, **kw):
         if stop is None:
-            return refit(self, candidate, rows, deadline, cancel, threads)
+            return refit(self, candidate, rows, deadline, cancel, threads, **kw)
         stopped.append(stop.wait(60))
         raise TimeUp()
 
@@ -785,3 +785,68 @@ def test_the_selection_may_take_the_explanations_time(monkeypatch):
     # Past the explanation's time too: the best is refitted alone.
     late = Budget(start - 20.0, 60.0, finish=20.0, extras=15.0)
     assert refit._choose_ensemble(runner, best, late) is None
+
+
+def _rounds_without_end(monkeypatch, rows: int) -> None:
+    """The refits on `rows` rows ask LightGBM for a million rounds, estimated (from the
+    refit on) to take 0.5 s: a refit far longer than its estimate. (On a table of a
+    few thousand rows a round takes about a millisecond, and the thousands of trees it
+    builds take longer to send back than `refit.CUT_MARGIN_SECONDS`: rounds on big tables
+    are slower, their trees no bigger. The tables here have 40,000 rows, searched whole.)"""
+    from automl import search
+
+    monkeypatch.setattr(search, "MIN_SEARCH_ROWS", 40_000)
+    _refit_estimated(monkeypatch, lambda search, left: 0.5)
+    refit = Worker.refit
+
+    def endless(self, candidate, fit_rows, *args, **kwargs):
+        if len(fit_rows) == rows:
+            candidate.pipeline.set_params(model__n_estimators=10**6)
+        return refit(self, candidate, fit_rows, *args, **kwargs)
+
+    monkeypatch.setattr(Worker, "refit", endless)
+
+
+def test_a_refit_longer_than_its_time_stops_adding_rounds_and_is_exported(monkeypatch):
+    """A LightGBM refit that would overrun stops adding rounds before what follows it must
+    start, and is exported with the rounds it built: it was lost at its hard end before,
+    and the run failed or exported a smaller model. Here it is the only model there is."""
+    from automl.bundle import refit_line
+
+    _rounds_without_end(monkeypatch, 40000)
+    model = AutoML(
+        time_budget=6, n_trials=1, cv=3, algorithms=["lightgbm"], ensemble=False,
+        explanations=False, learning_curve=False, n_jobs=1,
+    )  # fmt: skip
+    table = make_mixed(40000, seed=3)
+    model.fit(table, target="bought")
+    cut = model.card["refit"]["rounds_cut"]
+    assert model.card["refit"]["rows"] == 40000
+    assert cut["of"] == 10**6 and 1 <= cut["kept"] < 10**6
+    assert model.pipeline_[-1].booster_.current_iteration() == cut["kept"]
+    assert model.predict_proba(table).shape == (40000, 2)
+    assert model.card["timing"]["wall_seconds"] <= 6 * 1.1 + 5
+    assert refit_line(model.card) == (
+        f"- Refitted on 40000 of 40000 rows, with {cut['kept']} of its 1000000 boosting"
+        " rounds, cut to keep the time budget"
+    )
+
+
+@pytest.mark.parametrize(("share", "rows"), [(0.5, 10_000), (0.0, 40000)])
+def test_a_refit_cut_to_few_of_its_rounds_gives_way_to_the_sample_model(monkeypatch, share, rows):
+    """A refit cut in time with fewer than `refit.MIN_CUT_ROUNDS_SHARE` of its rounds is
+    not exported when the model of the search's sample is in hand: a model of half the
+    rows of the 1,000,000-row table with a third of its rounds scored as the sample's."""
+    from automl import refit, search
+
+    monkeypatch.setattr(search, "SEARCH_ROWS", 10_000)
+    monkeypatch.setattr(refit, "MIN_CUT_ROUNDS_SHARE", share)
+    _rounds_without_end(monkeypatch, 40000)
+    model = AutoML(
+        time_budget=6, n_trials=1, cv=3, algorithms=["lightgbm"], ensemble=False,
+        explanations=False, learning_curve=False, n_jobs=1,
+    )  # fmt: skip
+    model.fit(make_mixed(40000, seed=3), target="bought")
+    assert model.card["data"]["search_rows"] == 10_000
+    assert model.card["refit"]["rows"] == rows
+    assert (model.card["refit"]["rounds_cut"] is None) == (rows == 10_000)

@@ -266,3 +266,14 @@ def test_check_early_stopping_catches_built_rounds_fewer_than_the_kept_ones():
     stopping = dataclasses.replace(lightgbm.early_stopping, built_rounds=_none_built)
     with pytest.raises(AssertionError, match="lightgbm: built_rounds gave 0, not a number of"):
         check_early_stopping(_replace(lightgbm, early_stopping=stopping), Task.BINARY)
+
+
+def _never_stops(estimator, stop_at):
+    return {}
+
+
+def test_check_early_stopping_catches_a_refit_that_does_not_stop_in_time():
+    lightgbm = get_registry().algorithm("lightgbm")
+    stopping = dataclasses.replace(lightgbm.early_stopping, stop_params=_never_stops)
+    with pytest.raises(AssertionError, match="lightgbm: given a stop_at already passed, the refit"):
+        check_early_stopping(_replace(lightgbm, early_stopping=stopping), Task.BINARY)

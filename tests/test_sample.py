@@ -77,9 +77,9 @@ def test_a_refit_too_long_by_the_folds_is_planned_from_a_refit_of_the_sample(
     def the_folds_say_too_long(runner, trial, rows=None):
         return 1e4 if rows is None else estimate(runner, trial, rows)
 
-    def noted(runner, trial, rows, *args):
+    def noted(runner, trial, rows, *args, **kwargs):
         fitted.append(len(rows))
-        return fit_once(runner, trial, rows, *args)
+        return fit_once(runner, trial, rows, *args, **kwargs)
 
     monkeypatch.setattr(refit, "_estimate", the_folds_say_too_long)
     monkeypatch.setattr(refit, "_fit_once", noted)

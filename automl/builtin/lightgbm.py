@@ -66,7 +66,7 @@ def stopping_fit_params(
 class StopAt:
     """A LightGBM callback that stops adding rounds at a `time.monotonic()` time and keeps
     the best round so far on the first held-out score (the one early stopping watches
-    first), as early stopping would have."""
+    first), as early stopping would have; with no held-out rows, every round built."""
 
     order = 40  # after the evaluation is recorded (20) and early stopping has looked (30)
     before_iteration = False
@@ -87,6 +87,11 @@ class StopAt:
         if time.monotonic() >= self.stop_at:
             best = self.best or (env.iteration, 0.0, list(env.evaluation_result_list))
             raise EarlyStopException(best[0], best[2])
+
+
+def refit_stop_params(estimator: Any, stop_at: float) -> dict[str, Any]:
+    # With no held-out rows, StopAt keeps every round built.
+    return {"callbacks": [StopAt(stop_at)]}
 
 
 def best_rounds(estimator: Any) -> int:
@@ -156,7 +161,7 @@ def automl_register_algorithms(register: Callable[[Algorithm], None]) -> None:
             ),
             description="LightGBM gradient-boosted trees, native categoricals.",
             early_stopping=EarlyStopping(
-                "n_estimators", stopping_fit_params, best_rounds, built_rounds
+                "n_estimators", stopping_fit_params, best_rounds, built_rounds, refit_stop_params
             ),
         )
     )

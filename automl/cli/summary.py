@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from automl.bundle import model_words, partial_words
+from automl.bundle import model_words, partial_words, rounds_note
 from automl.events import trials_words
 
 LEADERBOARD_ROWS = 10
@@ -47,6 +47,7 @@ def summary(card: dict[str, Any], output: Path, wall_seconds: float) -> dict[str
         "ensemble": best.get("ensemble", []),
         "trials": card["trials"],
         "refit_rows": card["refit"]["rows"],
+        "refit_rounds_cut": card["refit"].get("rounds_cut"),
         "rows": card["data"]["rows"],
         "time_budget": card["time_budget"],
         "wall_seconds": round(wall_seconds, 3),
@@ -121,7 +122,12 @@ def print_summary(result: dict[str, Any]) -> None:
         console.print(f"[bold]Retrained:[/] {result['parent']['text']}", highlight=False)
     if result["learning_curve"]:
         console.print(f"Learning curve: {result['learning_curve']['verdict']}", highlight=False)
-    if result["refit_rows"] < result["rows"]:
+    if result["refit_rounds_cut"]:
+        cut = rounds_note(result["refit_rounds_cut"])
+        console.print(
+            f"[yellow]Refitted on {result['refit_rows']} of {result['rows']} rows{cut}.[/]"
+        )
+    elif result["refit_rows"] < result["rows"]:
         console.print(
             f"[yellow]Refitted on {result['refit_rows']} of {result['rows']} rows to keep"
             " the time budget.[/]"

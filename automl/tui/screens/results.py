@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static, TabbedContent, TabPane
 
-from automl.bundle import model_words, partial_words
+from automl.bundle import model_words, partial_words, rounds_note
 from automl.evaluate import estimate, estimate_words
 from automl.evaluate import split as split_rows
 from automl.events import trials_words
@@ -178,7 +178,10 @@ def _summary(card: dict[str, Any]) -> Content:
         )
     else:
         parts.append("\nRefitted on ")
-    if refit < rows:
+    cut = card["refit"].get("rounds_cut")
+    if cut:
+        parts.append((f"{refit:,} of {rows:,} rows{rounds_note(cut)}", "$text-warning"))
+    elif refit < rows:
         parts.append((f"{refit:,} of {rows:,} rows, to keep the time budget", "$text-warning"))
     else:
         parts.append(f"all {rows:,} rows")
