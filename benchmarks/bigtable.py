@@ -174,8 +174,8 @@ def run_automl(csv: Path, output: Path, budget: float) -> dict:
 def _short(summary: dict | None) -> dict | None:
     if summary is None:
         return None
-    keys = ("score", "metric", "algorithm", "trials", "rows", "refit_rows", "wall_seconds",
-            "explanation")  # fmt: skip
+    keys = ("score", "metric", "algorithm", "trials", "rows", "refit_rows", "refit_rounds_cut",
+            "wall_seconds", "explanation")  # fmt: skip
     return {k: summary.get(k) for k in keys} | {"leaderboard": summary.get("leaderboard", [])[:5]}
 
 
