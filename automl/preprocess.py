@@ -43,22 +43,17 @@ class Candidate:
         """Fit the pipeline; with `stop_at`, a model whose algorithm can
         (`EarlyStopping.stop_params`) stops adding rounds by then (see `rounds_cut`)."""
         params = dict(self.fit_params)
-        if stop_at is not None and self.cuts_rounds:
-            assert self.early_stopping is not None and self.early_stopping.stop_params
-            stopping = self.early_stopping.stop_params(self.pipeline[-1], stop_at)
-            params.update({f"model__{name}": value for name, value in stopping.items()})
+        stopping = self.early_stopping
+        if stop_at is not None and stopping is not None and stopping.stop_params is not None:
+            in_time = stopping.stop_params(self.pipeline[-1], stop_at)
+            params.update({f"model__{name}": value for name, value in in_time.items()})
         return self.pipeline.fit(X, y, **params)
-
-    @property
-    def cuts_rounds(self) -> bool:
-        """Whether `fit` can stop adding rounds at a time."""
-        return self.early_stopping is not None and self.early_stopping.stop_params is not None
 
     def rounds_cut(self, fitted: Pipeline) -> tuple[int, int] | None:
         """(rounds kept, rounds asked for) when `fitted`, fitted with a `stop_at`, stopped
         adding rounds before it had them all; else None."""
         stopping = self.early_stopping
-        if stopping is None or not self.cuts_rounds:
+        if stopping is None or stopping.stop_params is None:
             return None
         model = fitted[-1]
         asked = int(model.get_params()[stopping.param])
