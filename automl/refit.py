@@ -245,16 +245,18 @@ def _fit_once(
 
 
 def _cut_time(
-    runner: Search, trial: Any, rows: int, budget: Budget, deadline: float
+    runner: Search, trial: Any, rows: int, budget: Budget, deadline: float, expected: float
 ) -> float | None:
-    """When a refit of the trial on `rows` rows, lost at `deadline`, is to stop adding
-    rounds; None if its algorithm cannot (`EarlyStopping.stop_params`).
+    """When a refit of the trial on `rows` rows, expected to end at `expected` and lost at
+    `deadline`, is to stop adding rounds; None if its algorithm cannot
+    (`EarlyStopping.stop_params`).
 
-    `CUT_MARGIN_SECONDS` and a round's estimated time before what must follow it (the
-    finish but for the explanation and the learning curve, which it may take) still fits
-    before the hard end, `deadline` at the latest. At 60 s on the 1,000,000-row table, a
-    refit that overran its plan ran on to its deadline, 1 s before the hard end, and the
-    run ended at 69.1 s of its 71; the preparation of the card alone took 5.6 s.
+    Where what must follow it (the finish but for the explanation and the learning curve,
+    which it may take) still fits before the hard end, but never before its expected end
+    (a refit is cut only when it overruns its plan), and at the latest at `deadline`; each
+    less `CUT_MARGIN_SECONDS` and a round's estimated time. At 60 s on the 1,000,000-row
+    table, a refit that overran its plan ran on to its deadline, 1 s before the hard end,
+    and the run ended at 69.1 s of its 71; the preparation of the card alone took 5.6 s.
     """
     stopping = runner.algorithms[trial.params["algorithm"]].early_stopping
     if stopping is None or stopping.stop_params is None:
@@ -262,8 +264,9 @@ def _cut_time(
     if runner.bags() and rows == len(runner.y):  # the folds' models, averaged (`_fit`)
         return None
     rounds = max(int(trial.user_attrs["params"].get(stopping.param, 1)), 1)
-    last = min(deadline, budget.hard_end - (budget.finish - budget.extras))
-    return last - CUT_MARGIN_SECONDS - _estimate(runner, trial, rows) / rounds
+    margin = CUT_MARGIN_SECONDS + _estimate(runner, trial, rows) / rounds
+    follows = budget.hard_end - (budget.finish - budget.extras)
+    return min(max(follows - margin, expected), deadline - margin)
 
 
 def _rounds_cut(
@@ -319,6 +322,7 @@ def _refit(
     if len(tried) > 1:
         fallback = _estimate(runner, fastest, len(runner.folds[0][0])) + FIT_OVERHEAD_SECONDS
     errors = []
+    spare: Final | None = None  # a model cut to too few rounds while a fallback was left
     for trial in tried:
         # When a refit that overruns its plan is stopped: before the export, and for the
         # best trial before the fallback's refit too.
@@ -366,12 +370,19 @@ def _refit(
                     # enough of them (MIN_CUT_ROUNDS_SHARE): at 60 s on the 1,000,000-row
                     # table, a refit on 541,939 rows planned from the sample's refit was
                     # stopped at its hard end, and the model of 60,000 rows was exported.
-                    stop_at = _cut_time(runner, trial, len(rows), budget, stop)
+                    whole = len(rows) == len(runner.y)
+                    expected = time.monotonic() + (
+                        estimate if whole else _estimate(runner, trial, len(rows))
+                    )
+                    expected = max(expected, planned_end)
+                    stop_at = _cut_time(runner, trial, len(rows), budget, stop, expected)
                     pipeline, seconds = _fit(runner, trial, rows, stop, cancel, stop_at)
                     runner.refit_seconds += seconds
                     cut = _rounds_cut(runner, trial, pipeline, stop_at)
                     fewer = cut is not None and cut[0] < MIN_CUT_ROUNDS_SHARE * cut[1]
                     if fewer and (in_hand is not None or trial is not tried[-1]):
+                        if in_hand is None:  # exported should the fallback fail too
+                            spare = Final(pipeline, trial, len(rows), rounds_cut=cut)
                         raise TimeUp(f"out of time ({cut[0]} of its {cut[1]} rounds fitted)")
                     final = Final(pipeline, trial, len(rows), rounds_cut=cut)
                 except (TimeUp, TrialFailed) as exc:
@@ -393,6 +404,8 @@ def _refit(
         finally:
             if beside is not None:
                 beside.close()
+    if spare is not None:
+        return spare
     raise SearchError(
         "The winning model could not be refitted: " + "; ".join(errors),
         hint="Give a larger --time-budget." if any("out of time" in e for e in errors) else None,

@@ -282,7 +282,8 @@ def _check_refit_cut(
     label: str,
 ) -> None:
     """`EarlyStopping.stop_params`: a refit given a time already passed keeps the rounds it
-    built, fewer than asked for, and says so (`Candidate.rounds_cut`)."""
+    built, fewer than asked for, and says so (`Candidate.rounds_cut`); one given a time
+    far away keeps them all."""
     try:
         fitted = candidate.fit(X, y, stop_at=time.monotonic())
     except Exception as exc:
@@ -297,10 +298,11 @@ def _check_refit_cut(
         " rounds by then, and best_rounds give the rounds built"
     )
     _check_predictions(algorithm, fitted, _new_rows(task), task, f"{label}, refit cut in time")
-    whole = candidate.rounds_cut(candidate.fit(X, y))
+    whole = candidate.rounds_cut(candidate.fit(X, y, stop_at=time.monotonic() + 3600))
     assert whole is None, (
-        f"{algorithm.name}: fitted without stop_at, the refit kept {whole!r} (rounds kept,"
-        f" asked for): best_rounds must give every round of a fit that was not stopped"
+        f"{algorithm.name}: given a stop_at an hour away, the refit kept {whole!r} (rounds"
+        " kept, asked for): it must build every round it is asked for until then, and"
+        " best_rounds give them all"
     )
 
 

@@ -811,6 +811,7 @@ def test_a_refit_longer_than_its_time_stops_adding_rounds_and_is_exported(monkey
     """A LightGBM refit that would overrun stops adding rounds before what follows it must
     start, and is exported with the rounds it built: it was lost at its hard end before,
     and the run failed or exported a smaller model. Here it is the only model there is."""
+    from automl import calibrate
     from automl.bundle import refit_line
 
     _rounds_without_end(monkeypatch, 40000)
@@ -823,7 +824,10 @@ def test_a_refit_longer_than_its_time_stops_adding_rounds_and_is_exported(monkey
     cut = model.card["refit"]["rounds_cut"]
     assert model.card["refit"]["rows"] == 40000
     assert cut["of"] == 10**6 and 1 <= cut["kept"] < 10**6
-    assert model.pipeline_[-1].booster_.current_iteration() == cut["kept"]
+    pipeline = model.pipeline_
+    if calibrate.beta_of(pipeline) is not None:  # a temperature, if kept, wraps it
+        pipeline = calibrate.inner_model(pipeline)
+    assert pipeline[-1].booster_.current_iteration() == cut["kept"]
     assert model.predict_proba(table).shape == (40000, 2)
     assert model.card["timing"]["wall_seconds"] <= 6 * 1.1 + 5
     assert refit_line(model.card) == (
@@ -850,3 +854,35 @@ def test_a_refit_cut_to_few_of_its_rounds_gives_way_to_the_sample_model(monkeypa
     assert model.card["data"]["search_rows"] == 10_000
     assert model.card["refit"]["rows"] == rows
     assert (model.card["refit"]["rounds_cut"] is None) == (rows == 10_000)
+
+
+def test_a_refit_is_cut_where_what_follows_must_start_but_never_before_its_expected_end():
+    """`refit._cut_time`: before what follows the refit (the finish but for the explanation
+    and the curve) must start, less a margin and a round; not before the refit's expected
+    end, which a fallback's refit, started late, is past; never past its deadline."""
+    from types import SimpleNamespace
+
+    from automl import refit
+    from automl.search import Budget
+
+    lightgbm = get_registry().algorithm("lightgbm")
+    runner = SimpleNamespace(
+        algorithms={"lightgbm": lightgbm, "linear": get_registry().algorithm("linear")},
+        bags=lambda: False,
+        y=np.zeros(1000),
+        refit_estimate=lambda seconds, algorithm, rows=None: 10.0,
+    )
+    trial = SimpleNamespace(
+        params={"algorithm": "lightgbm"},
+        user_attrs={"fold_seconds": 1.0, "params": {"n_estimators": 100}},
+    )
+    # The hard end: 60 + 5% + 1 = 64 s; what follows takes 8 - 2 = 6 s of it, from 58 s;
+    # the margin: 0.5 s and a round of the 10 s refit's 100 (0.1 s).
+    budget = Budget(start=0.0, seconds=60.0, finish=8.0, export=1.0, extras=2.0)
+    assert refit._cut_time(runner, trial, 1000, budget, 63.0, 40.0) == pytest.approx(57.4)
+    assert refit._cut_time(runner, trial, 1000, budget, 63.0, 60.0) == pytest.approx(60.0)
+    assert refit._cut_time(runner, trial, 1000, budget, 63.0, 70.0) == pytest.approx(62.4)
+    linear = SimpleNamespace(params={"algorithm": "linear"}, user_attrs=trial.user_attrs)
+    assert refit._cut_time(runner, linear, 1000, budget, 63.0, 40.0) is None
+    runner.bags = lambda: True  # the folds' models, averaged: nothing is refitted
+    assert refit._cut_time(runner, trial, 1000, budget, 63.0, 40.0) is None
