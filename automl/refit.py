@@ -370,11 +370,10 @@ def _refit(
                     # enough of them (MIN_CUT_ROUNDS_SHARE): at 60 s on the 1,000,000-row
                     # table, a refit on 541,939 rows planned from the sample's refit was
                     # stopped at its hard end, and the model of 60,000 rows was exported.
-                    whole = len(rows) == len(runner.y)
-                    expected = time.monotonic() + (
-                        estimate if whole else _estimate(runner, trial, len(rows))
-                    )
-                    expected = max(expected, planned_end)
+                    # Expected to end as planned, or later on a fold's rows if more (the
+                    # plan's estimate, by the share of the rows).
+                    took = estimate * len(rows) / len(runner.y)
+                    expected = max(time.monotonic() + took, planned_end)
                     stop_at = _cut_time(runner, trial, len(rows), budget, stop, expected)
                     pipeline, seconds = _fit(runner, trial, rows, stop, cancel, stop_at)
                     runner.refit_seconds += seconds
