@@ -49,16 +49,16 @@ class Candidate:
             params.update({f"model__{name}": value for name, value in in_time.items()})
         return self.pipeline.fit(X, y, **params)
 
-    def rounds_cut(self, fitted: Pipeline) -> tuple[int, int] | None:
-        """(rounds kept, rounds asked for) when `fitted`, fitted with a `stop_at`, stopped
-        adding rounds before it had them all; else None."""
-        stopping = self.early_stopping
-        if stopping is None or stopping.stop_params is None:
-            return None
-        model = fitted[-1]
-        asked = int(model.get_params()[stopping.param])
-        kept = int(stopping.best_rounds(model))
-        return (kept, asked) if kept < asked else None
+
+def rounds_cut(stopping: EarlyStopping | None, fitted: Pipeline) -> tuple[int, int] | None:
+    """(rounds kept, rounds asked for) when `fitted`, fitted with a `stop_at`
+    (`Candidate.fit`), stopped adding rounds before it had them all; else None."""
+    if stopping is None or stopping.stop_params is None:
+        return None
+    model = fitted[-1]
+    asked = int(model.get_params()[stopping.param])
+    kept = int(stopping.best_rounds(model))
+    return (kept, asked) if kept < asked else None
 
 
 def build_preprocessor(schema: Schema, needs: InputNeeds) -> ColumnTransformer:

@@ -14,7 +14,7 @@ import numpy as np
 from automl import ensemble
 from automl.contract import Metric, Task
 from automl.errors import SearchError
-from automl.preprocess import build_candidate
+from automl.preprocess import build_candidate, rounds_cut
 from automl.search import FIT_OVERHEAD_SECONDS, Budget, Search, refit_fold_seconds
 from automl.worker import TimeUp, TrialFailed, Worker, run_jobs
 
@@ -276,7 +276,7 @@ def _rounds_cut(
     short in time."""
     if stop_at is None:
         return None
-    return _candidate(runner, trial, 1).rounds_cut(pipeline)
+    return rounds_cut(runner.algorithms[trial.params["algorithm"]].early_stopping, pipeline)
 
 
 def _estimate(runner: Search, trial: Any, rows: int | None = None) -> float:

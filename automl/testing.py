@@ -34,7 +34,7 @@ from automl import data
 from automl.contract import Algorithm, Metric, SearchContext, Task
 from automl.errors import describe
 from automl.plugins import DEFAULT_PLUGINS, load_registry
-from automl.preprocess import build_candidate
+from automl.preprocess import build_candidate, rounds_cut
 
 if TYPE_CHECKING:
     import click
@@ -282,7 +282,7 @@ def _check_refit_cut(
     label: str,
 ) -> None:
     """`EarlyStopping.stop_params`: a refit given a time already passed keeps the rounds it
-    built, fewer than asked for, and says so (`Candidate.rounds_cut`); one given a time
+    built, fewer than asked for, and says so (`automl.preprocess.rounds_cut`); one given a time
     far away keeps them all."""
     try:
         fitted = candidate.fit(X, y, stop_at=time.monotonic())
@@ -291,14 +291,16 @@ def _check_refit_cut(
             f"{algorithm.name}: fitting with early_stopping.stop_params(..., stop_at) raised"
             f" {describe(exc)}"
         ) from exc
-    cut = candidate.rounds_cut(fitted)
+    cut = rounds_cut(candidate.early_stopping, fitted)
     assert cut is not None and 1 <= cut[0] < most and cut[1] == most, (
         f"{algorithm.name}: given a stop_at already passed, the refit kept {cut!r} (rounds"
         f" kept, asked for) of its {most} rounds: stop_params must make fit stop adding"
         " rounds by then, and best_rounds give the rounds built"
     )
     _check_predictions(algorithm, fitted, _new_rows(task), task, f"{label}, refit cut in time")
-    whole = candidate.rounds_cut(candidate.fit(X, y, stop_at=time.monotonic() + 3600))
+    whole = rounds_cut(
+        candidate.early_stopping, candidate.fit(X, y, stop_at=time.monotonic() + 3600)
+    )
     assert whole is None, (
         f"{algorithm.name}: given a stop_at an hour away, the refit kept {whole!r} (rounds"
         " kept, asked for): it must build every round it is asked for until then, and"

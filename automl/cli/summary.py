@@ -122,15 +122,11 @@ def print_summary(result: dict[str, Any]) -> None:
         console.print(f"[bold]Retrained:[/] {result['parent']['text']}", highlight=False)
     if result["learning_curve"]:
         console.print(f"Learning curve: {result['learning_curve']['verdict']}", highlight=False)
-    if result["refit_rounds_cut"]:
-        cut = rounds_note(result["refit_rounds_cut"])
+    cut = rounds_note(result["refit_rounds_cut"])
+    if cut or result["refit_rows"] < result["rows"]:
         console.print(
-            f"[yellow]Refitted on {result['refit_rows']} of {result['rows']} rows{cut}.[/]"
-        )
-    elif result["refit_rows"] < result["rows"]:
-        console.print(
-            f"[yellow]Refitted on {result['refit_rows']} of {result['rows']} rows to keep"
-            " the time budget.[/]"
+            f"[yellow]Refitted on {result['refit_rows']} of {result['rows']} rows"
+            f"{cut or ' to keep the time budget'}.[/]"
         )
     table = Table("rank", "trial", "algorithm", metric, "std", title="Leaderboard")
     for row in result["leaderboard"]:
