@@ -92,6 +92,11 @@ class InputNeeds:
     missing: Literal["impute", "native"] = "impute"
 
 
+# `EarlyStopping.min_rows` unless the algorithm sets it: a held-out tenth of a smaller
+# fold is under a hundred rows.
+EARLY_STOPPING_MIN_ROWS = 1000
+
+
 @dataclass(frozen=True)
 class EarlyStopping:
     """How a boosted model stops adding rounds once held-out rows stop improving.
@@ -114,6 +119,10 @@ class EarlyStopping:
         those past them it built before it stopped. A fold's time is that of the rounds
         built, and the refit builds only those it keeps, so this is what the refit's time
         is estimated from; None takes the kept rounds as built (an estimate the longer).
+    min_rows: folds with fewer training rows hold none out and fit the searched number
+        of rounds (and do not stop in time): a held-out tenth of too few rows would stop
+        on noise. A model that stops badly on a few thousand rows (a network judged on
+        its held-out accuracy) sets more than the default.
     stop_params: `(estimator, stop_at) -> dict`, keyword arguments for the estimator's
         `fit` that make it stop adding rounds at `stop_at` (a `time.monotonic()` value)
         and keep every round it built, with no held-out rows; `best_rounds` then gives the
@@ -131,6 +140,7 @@ class EarlyStopping:
     best_rounds: Callable[[Any], int]
     built_rounds: Callable[[Any], int] | None = None
     stop_params: Callable[[Any, float], Mapping[str, Any]] | None = None
+    min_rows: int = EARLY_STOPPING_MIN_ROWS
 
     @property
     def stops_in_time(self) -> bool:

@@ -446,7 +446,8 @@ def trial_params(
     algorithm: Algorithm, params: Mapping[str, Any], context: SearchContext
 ) -> dict[str, Any]:
     """The parameters a first trial of `params` runs with on this table: `_within`'s, plus
-    the values the search space sets without searching them (the MLP's early stopping)."""
+    the values the search space sets without searching them (e.g. one chosen by the
+    table's size)."""
     ranges = _Ranges.of(algorithm, context)
     if ranges is None:
         return dict(params)

@@ -215,7 +215,7 @@ def check_early_stopping(algorithm: Algorithm, task: Task) -> None:
     worker process). If its `fit_params` takes `stop_at`, a time already passed makes it
     stop adding rounds (`EarlyStopping.stops_in_time`); with `stop_params`, a refit too
     (see `_check_refit_cut`)."""
-    from automl.worker import EARLY_STOPPING_MIN_ROWS, fit_fold
+    from automl.worker import fit_fold
 
     stopping = algorithm.early_stopping
     assert stopping is not None
@@ -225,7 +225,7 @@ def check_early_stopping(algorithm: Algorithm, task: Task) -> None:
         f"{algorithm.name}: early_stopping.param {stopping.param!r} is not an integer"
         f" parameter of {label}"
     )
-    frame = sample_table(task, n_rows=EARLY_STOPPING_MIN_ROWS + 100, seed=2)
+    frame = sample_table(task, n_rows=stopping.min_rows + 100, seed=2)
     schema, _, _ = _prepared(task)
     X, y = data.prepare(frame, schema), data.encode_target(frame[_TARGET], schema)
     candidate = build_candidate(algorithm, schema, params, task, 0, 1)

@@ -53,10 +53,8 @@ from automl.preprocess import Candidate
 
 _POLL_SECONDS = 0.05
 # Early stopping holds out this share of a fold's training rows, on folds of at least
-# EARLY_STOPPING_MIN_ROWS rows (smaller ones fit the searched number of rounds: a held-out
-# part of under a hundred rows would stop on noise).
+# `EarlyStopping.min_rows` rows (smaller ones fit the searched number of rounds).
 EARLY_STOPPING_SHARE = 0.1
-EARLY_STOPPING_MIN_ROWS = 1000
 # A fold of an algorithm that can stop adding rounds in time (`EarlyStopping.stops_in_time`)
 # stops at this share of its part of the trial's time left (the time left over the folds
 # left): the rest is for predicting its held-out rows and sending them.
@@ -93,7 +91,7 @@ def fit_fold(
 ) -> tuple[Any, int | None]:
     """Fit a fresh copy of the candidate's pipeline on `rows` of the data.
 
-    With an algorithm that stops early and at least EARLY_STOPPING_MIN_ROWS rows, a
+    With an algorithm that stops early and at least its `EarlyStopping.min_rows` rows, a
     share of the rows (stratified for classification) is held out: the preprocessing is
     fitted on the rest, and the model on the rest until the held-out rows stop improving,
     or, if its algorithm can (`EarlyStopping.stops_in_time`), until `stop_at` (a
@@ -104,7 +102,7 @@ def fit_fold(
 
     pipeline = clone(candidate.pipeline)
     stopping = candidate.early_stopping
-    if stopping is None or len(rows) < EARLY_STOPPING_MIN_ROWS:
+    if stopping is None or len(rows) < stopping.min_rows:
         return pipeline.fit(X.iloc[rows], y[rows], **candidate.fit_params), None
     from sklearn.model_selection import train_test_split
 
@@ -135,7 +133,7 @@ def stops_in_time(candidate: Candidate, rows: int) -> bool:
     """Whether a fold of `rows` training rows stops adding rounds at its share of the
     trial's time (see `fit_fold` and FOLD_ROUNDS_SHARE)."""
     stopping = candidate.early_stopping
-    return stopping is not None and stopping.stops_in_time and rows >= EARLY_STOPPING_MIN_ROWS
+    return stopping is not None and stopping.stops_in_time and rows >= stopping.min_rows
 
 
 def built_rounds(candidate: Candidate, fitted: Any, kept: int | None) -> int | None:

@@ -15,7 +15,7 @@ from support import make_mixed
 
 from automl import AutoML, bundle, search
 from automl.api import _cores, cv_repeats
-from automl.contract import SearchContext, Task
+from automl.contract import EARLY_STOPPING_MIN_ROWS, SearchContext, Task
 from automl.data import encode_target, infer_schema, prepare
 from automl.errors import AutoMLWarning
 from automl.events import TrialFinished, ignore
@@ -23,7 +23,7 @@ from automl.plugins import get_registry
 from automl.portfolio import PORTFOLIO, SMALL_ROWS
 from automl.preprocess import build_candidate
 from automl.search import TrialCosts, first_trials, make_folds
-from automl.worker import EARLY_STOPPING_MIN_ROWS, Worker, built_rounds, fit_fold
+from automl.worker import Worker, built_rounds, fit_fold
 
 # The portfolio ------------------------------------------------------------------------
 

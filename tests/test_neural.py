@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,9 +11,13 @@ from sklearn.metrics import r2_score
 
 import automl
 from automl import AutoML
-from automl.builtin.neural import EARLY_STOPPING_ROWS, build, search_space
-from automl.contract import SearchContext, Task
-from automl.testing import parametrize_with_checks, registered
+from automl.builtin.neural import EARLY_STOPPING_ROWS, build
+from automl.contract import Task
+from automl.data import encode_target, infer_schema, prepare
+from automl.plugins import get_registry
+from automl.preprocess import build_candidate
+from automl.testing import parametrize_with_checks, registered, sample_table
+from automl.worker import fit_fold
 
 
 @parametrize_with_checks(registered("automl.builtin.neural"))
@@ -19,15 +25,50 @@ def test_the_mlp_passes_the_plugin_checks(item, check):
     check(item)
 
 
-@pytest.mark.parametrize(("rows", "stops"), [(EARLY_STOPPING_ROWS - 1, False), (50_000, True)])
-def test_only_large_tables_stop_training_on_held_out_rows(rows, stops):
-    from optuna.trial import FixedTrial
+@pytest.mark.parametrize(("rows", "stops"), [(EARLY_STOPPING_ROWS - 1, False), (5_000, True)])
+def test_only_folds_of_thousands_of_rows_stop_training_on_held_out_rows(rows, stops):
+    # On fewer rows a held-out tenth is too few to judge by: the fold learns from them all.
+    algorithm = get_registry().algorithm("mlp")
+    frame = sample_table(Task.MULTICLASS, n_rows=rows, seed=3)
+    schema = infer_schema(frame, "target")
+    X, y = prepare(frame, schema), encode_target(frame["target"], schema)
+    params = {"width": 16, "layers": 1, "alpha": 1e-3, "learning_rate_init": 1e-3, "max_iter": 30}
+    candidate = build_candidate(algorithm, schema, params, Task.MULTICLASS, 0, 1)
+    fitted, epochs = fit_fold(candidate, X, y, np.arange(rows), classification=True)
+    assert (epochs is not None) is stops
+    if stops:
+        assert 1 <= epochs <= 30 and epochs <= len(fitted[-1].loss_curve_)
 
-    params = {"width": 32, "layers": 1, "alpha": 1e-3, "learning_rate_init": 1e-3, "max_iter": 50}
-    context = SearchContext(task=Task.BINARY, n_rows=rows, n_columns=5, n_classes=2)
-    chosen = search_space(FixedTrial(params), context)
-    assert chosen["early_stopping"] is stops
-    assert build(chosen, Task.BINARY, 0, 1).early_stopping is stops
+
+def test_a_network_stopped_on_held_out_rows_keeps_its_best_epoch():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(1200, 6))
+    y = (X[:, 0] + X[:, 1] * X[:, 2] + rng.normal(scale=1.0, size=1200) > 0).astype(int)
+    held_out = {"X_valid": X[1000:], "y_valid": y[1000:]}
+    settings = {"width": 64, "layers": 2, "alpha": 1e-6, "learning_rate_init": 1e-2}
+    model = build({**settings, "max_iter": 300}, Task.BINARY, 0, 1)
+    model.fit(X[:1000], y[:1000], **held_out)
+    built = len(model.loss_curve_)
+    # It stopped on the held-out rows, past its best epoch by the patience...
+    assert model.n_iter_ < built < 300
+    assert built - model.n_iter_ == model.n_iter_no_change + 1
+    # ... and kept that epoch's weights: the same network stopped there scores the same.
+    again = build({**settings, "max_iter": model.n_iter_}, Task.BINARY, 0, 1)
+    again.fit(X[:1000], y[:1000], **held_out)
+    assert len(again.loss_curve_) == model.n_iter_
+    assert np.allclose(again.predict_proba(X[1000:]), model.predict_proba(X[1000:]))
+
+
+def test_a_network_given_a_time_stops_adding_epochs_by_then():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(3000, 10))
+    y = X @ rng.normal(size=10) * 1000 + 50_000
+    model = build({"width": 64, "layers": 2, "max_iter": 500}, Task.REGRESSION, 0, 1)
+    start = time.monotonic()
+    model.fit(X, y, stop_at=start + 0.3)
+    # No held-out rows: every epoch built is kept, fewer than asked for.
+    assert 1 <= model.n_iter_ == len(model.loss_curve_) < 500
+    assert r2_score(y, model.predict(X)) > 0.5
 
 
 def test_a_regression_target_in_the_hundreds_of_thousands_is_learnt():

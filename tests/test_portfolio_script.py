@@ -211,23 +211,26 @@ def test_add_to_evaluates_only_the_candidates_an_earlier_run_lacks(script, tmp_p
 
 
 def test_a_candidate_is_evaluated_with_the_values_its_space_sets_unsearched():
-    from automl.builtin.neural import EARLY_STOPPING_ROWS
+    from dataclasses import replace
+
     from automl.search import trial_params
 
     registry = get_registry()
-    mlp, knn = registry.algorithm("mlp"), registry.algorithm("knn")
-    params = {"width": 1000, "layers": 2, "alpha": 0.1, "learning_rate_init": 1e-3, "max_iter": 50}
-    large = SearchContext(Task.BINARY, EARLY_STOPPING_ROWS, 10, 2)
-    # The width is moved inside the space's range, and early stopping comes with the table.
-    assert trial_params(mlp, params, large) == {**params, "width": 512, "early_stopping": True}
+    knn = registry.algorithm("knn")
+
+    def space(trial, context):  # a value chosen by the table's size, not searched
+        return {**knn.search_space(trial, context), "large": context.n_rows >= 1000}
+
+    sized = replace(knn, search_space=space)
+    params = {"n_neighbors": 40, "weights": "distance", "p": 2}
+    large = SearchContext(Task.BINARY, 5000, 10, 2)
+    # The unsearched value comes with the table, and the neighbours are moved inside the
+    # space's range for it (at most a tenth of the rows).
+    assert trial_params(sized, params, large) == {**params, "large": True}
     small = SearchContext(Task.BINARY, 150, 10, 2)
-    assert trial_params(mlp, params, small)["early_stopping"] is False
+    assert trial_params(sized, params, small) == {**params, "n_neighbors": 15, "large": False}
     # A space that sets nothing unsearched gets the parameters alone, inside its ranges.
-    assert trial_params(knn, {"n_neighbors": 40, "weights": "distance", "p": 2}, small) == {
-        "n_neighbors": 15,
-        "weights": "distance",
-        "p": 2,
-    }
+    assert trial_params(knn, params, small) == {"n_neighbors": 15, "weights": "distance", "p": 2}
 
 
 def test_free_configurations_of_the_algorithms_the_order_lacks_go_first(script):
