@@ -126,11 +126,13 @@ class EarlyStopping:
     stop_params: `(estimator, stop_at) -> dict`, keyword arguments for the estimator's
         `fit` that make it stop adding rounds at `stop_at` (a `time.monotonic()` value)
         and keep every round it built, with no held-out rows; `best_rounds` then gives the
-        rounds built. The refit of the exported model is given a time this way, where what
-        follows it still fits in the budget but never before its estimated end: one that
-        runs longer than estimated is exported with the rounds it built instead of being
-        lost at its hard stop (see `automl.refit`). None: such a refit is lost there, and
-        a smaller model is exported.
+        rounds built. It may still stop sooner of its own accord (a network whose training
+        loss no longer improves, as its `fit` does): only a fit that ran to `stop_at` with
+        fewer rounds than asked for is cut. The refit of the exported model is given a
+        time this way, where what follows it still fits in the budget but never before
+        its estimated end: one that runs longer than estimated is exported with the
+        rounds it built instead of being lost at its hard stop (see `automl.refit`).
+        None: such a refit is lost there, and a smaller model is exported.
     The functions must be importable by name (module-level), as they are sent to the
     worker process that fits the model.
     """

@@ -50,10 +50,14 @@ class Candidate:
         return self.pipeline.fit(X, y, **params)
 
 
-def rounds_cut(stopping: EarlyStopping | None, fitted: Pipeline) -> tuple[int, int] | None:
-    """(rounds kept, rounds asked for) when `fitted`, fitted with a `stop_at`
-    (`Candidate.fit`), stopped adding rounds before it had them all; else None."""
-    if stopping is None or stopping.stop_params is None:
+def rounds_cut(
+    stopping: EarlyStopping | None, fitted: Pipeline, stop_at: float, ended: float
+) -> tuple[int, int] | None:
+    """(rounds kept, rounds asked for) when `fitted`, fitted with `stop_at`
+    (`Candidate.fit`) and done at `ended` (`time.monotonic()` values), stopped adding
+    rounds at its time before it had them all; else None. One done before its time that
+    has fewer stopped of its own accord (a network whose training loss no longer improved)."""
+    if stopping is None or stopping.stop_params is None or ended < stop_at:
         return None
     model = fitted[-1]
     asked = int(model.get_params()[stopping.param])

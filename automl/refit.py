@@ -270,13 +270,14 @@ def _cut_time(
 
 
 def _rounds_cut(
-    runner: Search, trial: Any, pipeline: Any, stop_at: float | None
+    runner: Search, trial: Any, pipeline: Any, stop_at: float | None, ended: float
 ) -> tuple[int, int] | None:
-    """(rounds kept, rounds asked for) if `pipeline`, refitted with `stop_at`, was cut
-    short in time."""
+    """(rounds kept, rounds asked for) if `pipeline`, refitted with `stop_at` and back at
+    `ended`, was cut short in time."""
     if stop_at is None:
         return None
-    return rounds_cut(runner.algorithms[trial.params["algorithm"]].early_stopping, pipeline)
+    stopping = runner.algorithms[trial.params["algorithm"]].early_stopping
+    return rounds_cut(stopping, pipeline, stop_at, ended)
 
 
 def _estimate(runner: Search, trial: Any, rows: int | None = None) -> float:
@@ -377,7 +378,7 @@ def _refit(
                     stop_at = _cut_time(runner, trial, len(rows), budget, stop, expected)
                     pipeline, seconds = _fit(runner, trial, rows, stop, cancel, stop_at)
                     runner.refit_seconds += seconds
-                    cut = _rounds_cut(runner, trial, pipeline, stop_at)
+                    cut = _rounds_cut(runner, trial, pipeline, stop_at, time.monotonic())
                     fewer = cut is not None and cut[0] < MIN_CUT_ROUNDS_SHARE * cut[1]
                     if fewer and (in_hand is not None or trial is not tried[-1]):
                         if in_hand is None:  # exported should the fallback fail too

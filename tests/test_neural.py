@@ -103,3 +103,23 @@ def test_a_run_of_the_mlp_alone_exports_a_model_that_predicts(tmp_path):
     assert list(proba.columns) == ["no", "yes"]
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     np.testing.assert_array_equal(loaded.predict(frame.head(20)), model.predict(frame.head(20)))
+
+
+def test_a_refit_that_stops_of_its_own_accord_before_its_time_is_not_cut():
+    from automl.preprocess import rounds_cut
+
+    algorithm = get_registry().algorithm("mlp")
+    frame = sample_table(Task.BINARY, n_rows=300, seed=6)
+    schema = infer_schema(frame, "target")
+    X, y = prepare(frame, schema), encode_target(frame["target"], schema)
+    params = {"width": 16, "layers": 1, "alpha": 1e-3, "learning_rate_init": 1e-2, "max_iter": 500}
+    candidate = build_candidate(algorithm, schema, params, Task.BINARY, 0, 1)
+    stop_at = time.monotonic() + 3600
+    fitted = candidate.fit(X, y, stop_at=stop_at)
+    epochs = fitted[-1].n_iter_
+    # Its training loss stopped improving long before 500 epochs and an hour.
+    assert epochs == len(fitted[-1].loss_curve_) < 500
+    stopping = candidate.early_stopping
+    assert rounds_cut(stopping, fitted, stop_at, time.monotonic()) is None
+    # Had it run to its time with as few, it would have been cut.
+    assert rounds_cut(stopping, fitted, stop_at, stop_at) == (epochs, 500)

@@ -277,3 +277,16 @@ def test_check_early_stopping_catches_a_refit_that_does_not_stop_in_time():
     stopping = dataclasses.replace(lightgbm.early_stopping, stop_params=_never_stops)
     with pytest.raises(AssertionError, match="lightgbm: given a stop_at already passed, the refit"):
         check_early_stopping(_replace(lightgbm, early_stopping=stopping), Task.BINARY)
+
+
+def _always_stops(estimator, stop_at):
+    from automl.builtin.lightgbm import StopAt
+
+    return {"callbacks": [StopAt(0.0)]}  # whatever time it is given
+
+
+def test_check_early_stopping_catches_a_refit_that_stops_before_its_time():
+    lightgbm = get_registry().algorithm("lightgbm")
+    stopping = dataclasses.replace(lightgbm.early_stopping, stop_params=_always_stops)
+    with pytest.raises(AssertionError, match="lightgbm: given a stop_at an hour away, the refit"):
+        check_early_stopping(_replace(lightgbm, early_stopping=stopping), Task.BINARY)

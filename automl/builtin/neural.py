@@ -158,6 +158,11 @@ def stopping_fit_params(
     return {"X_valid": X_valid, "y_valid": y_valid, "stop_at": stop_at}
 
 
+def refit_stop_params(estimator: Any, stop_at: float) -> dict[str, Any]:
+    # With no held-out rows, every epoch built is kept.
+    return {"stop_at": stop_at}
+
+
 def best_rounds(estimator: Any) -> int:
     return int(estimator.n_iter_)
 
@@ -197,6 +202,7 @@ def automl_register_algorithms(register: Callable[[Algorithm], None]) -> None:
                 stopping_fit_params,
                 best_rounds,
                 built_rounds,
+                refit_stop_params,
                 min_rows=EARLY_STOPPING_ROWS,
             ),
         )
