@@ -561,6 +561,18 @@ class _Over(threading.Event):
         return super().is_set()
 
 
+class _Unless(threading.Event):
+    """A trial's stop: `over`, unless `spared()` says the trial is to run on."""
+
+    def __init__(self, over: threading.Event, spared: Callable[[], bool]) -> None:
+        super().__init__()
+        self._over = over
+        self._spared = spared
+
+    def is_set(self) -> bool:
+        return self._over.is_set() and not self._spared()
+
+
 class Search:
     """Runs the study until the budget, the trial count or a cancel says stop."""
 
@@ -645,6 +657,9 @@ class Search:
         self.disabled: dict[str, str] = {}
         self.best_fold_seconds = 0.0
         self.best_algorithm = ""
+        # The refit on a fold's rows of the complete trial fastest to refit, plus a fit's
+        # overhead: the time `automl.refit` keeps for it as the fallback of the best's.
+        self.fallback_seconds = 0.0
         # (trial number, score, out-of-fold predictions) of the best trial this process ran.
         self.best_predictions: tuple[int, float, np.ndarray] | None = None
         width = len(schema.classes) if settings.task.is_classification and schema.classes else 1
@@ -926,8 +941,12 @@ class Search:
         in_time = stops_in_time(candidate, len(self.folds[0][0]))
         until = deadline  # when the folds left are to end (see `_folds_end`)
         cut = 0  # folds whose model stopped adding rounds at its time
+        # A trial whose folds stop in time and lead the best complete trial's runs on past
+        # the search's deadline, to the end `_folds_end` gives its folds (which keeps its
+        # own refit's time): that deadline keeps the refit of a model it would replace.
+        stop = _Unless(self.over, lambda: in_time and self._leads(scores))
         results = worker.cross_validate(
-            candidate, deadline, self.cancel, first_fold_by, stop=self.over, until=lambda: until
+            candidate, deadline, self.cancel, first_fold_by, stop=stop, until=lambda: until
         )
         scoring = 0.0
         try:
@@ -953,7 +972,7 @@ class Search:
                     until = end
         except TimeUp:
             running = time.perf_counter() - begun - sum(seconds)
-            ended = self.over.is_set() or time.monotonic() >= deadline
+            ended = stop.is_set() or time.monotonic() >= deadline
             if seconds or first_fold_by is None or ended:
                 reason = "it would not finish within the time budget"
             else:
@@ -1139,22 +1158,35 @@ class Search:
                 if self.best is None:
                     self._note_rescue(algorithm, pace)
             fewest = self.deadline()  # it keeps back the refit on a fold's rows
+            search_end = self.deadline()
         else:
             pace = float(np.mean(seconds))
             with self.lock:
-                leading = self.best is None or self.settings.metric.better(
-                    np.mean(scores), self.best
-                )
+                leading = self.best is None or self._leads(scores)
             rows = len(self.folds[0][0]) if leading else None
             refit = self.refit_estimate(pace, algorithm, rows)
             fewest = self.budget.end - self.budget.finish - refit
             if not (in_time and leading):
                 return None if cut or now + pace * folds_left > fewest else deadline
+            # The search's deadline keeps the best's refit, which this trial would replace:
+            # its own is kept here instead, and the time of the fallback of that refit.
+            search_end = math.inf
+            fewest -= self.fallback_seconds
         refit_end = self.budget.hard_end - self.budget.finish + self.budget.extras
+        if search_end == math.inf:
+            refit_end -= self.fallback_seconds
         share = (refit_end - now) / (pace * folds_left + self.refit_estimate(pace, algorithm))
         end = now + share * pace * folds_left if share >= MIN_FOLD_TIME_SHARE else fewest
-        end = min(end, deadline, self.deadline())
+        end = min(end, deadline, search_end)
         return end if end - now >= MIN_FOLD_TIME_SHARE * pace * folds_left else None
+
+    def _leads(self, scores: Sequence[float]) -> bool:
+        """Whether folds scoring `scores` lead the best complete trial (none: they do not)."""
+        with self.lock:
+            best = self.best
+        return bool(scores) and best is not None and self.settings.metric.better(
+            float(np.mean(scores)), best
+        )
 
     def _fail(self, trial: optuna.Trial, reason: str, error: bool = True) -> None:
         """Record why the trial failed and raise; an algorithm that errs (as opposed to
@@ -1223,6 +1255,11 @@ class Search:
         return counted(trials) + running(trials) + pending_retries(trials) >= self.settings.n_trials
 
     def _note_complete(self, trial: FrozenTrial, announce: bool) -> None:
+        fallback = FIT_OVERHEAD_SECONDS + self.refit_estimate(
+            refit_fold_seconds(trial), str(trial.params["algorithm"]), len(self.folds[0][0])
+        )
+        if self.best is None or fallback < self.fallback_seconds:
+            self.fallback_seconds = fallback
         improved = self.best is None or self.settings.metric.better(trial.value, self.best)
         if improved:
             self.best = trial.value

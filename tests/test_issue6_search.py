@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import time
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import optuna
@@ -646,3 +647,57 @@ def test_of_several_trials_stopped_for_time_the_best_on_its_folds_is_exported():
     metric = get_registry().metric("roc_auc")
     found = search.outscoring_partial(study, metric, 3, search.ranked_trials(study, metric)[0])
     assert found.user_attrs["partial"]["trial"] == 2 and found.value == pytest.approx(0.94)
+
+
+
+def test_a_trial_leading_the_best_runs_past_the_deadline_that_keeps_the_bests_refit():
+    """Once a trial is complete, the search's deadline keeps its refit back, and trials
+    still running stop then. Not one whose folds stop in time and lead it: it would
+    replace that refit with its own, so its folds go on to the end that keeps its own
+    refit and the best's fallback. At 30 s on segments, an MLP leading LightGBM's
+    complete trial on each of three folds was stopped so, and LightGBM exported (test
+    log loss 0.444); let finish, the MLP was (0.395 and 0.403)."""
+    table = make_mixed(300, seed=1)
+    schema = infer_schema(table, "bought", None, "test")
+    registry = get_registry()
+    settings = search.Settings(
+        metric=registry.metric("roc_auc"), algorithms=[registry.algorithm("linear")],
+        task=Task.BINARY, cv=3, seed=0, n_jobs=1, n_trials=None, parallel=2, repeats=1,
+    )  # fmt: skip
+    X, y = prepare(table, schema, "test"), encode_target(table["bought"], schema)
+    study = optuna.create_study(direction="maximize")
+    distributions = {"algorithm": optuna.distributions.CategoricalDistribution(["linear"])}
+    study.add_trial(
+        optuna.trial.create_trial(
+            value=0.7,
+            params={"algorithm": "linear"},
+            distributions=distributions,
+            user_attrs={"fold_scores": [0.7, 0.7, 0.7], "fold_seconds": 4.0},
+        )
+    )
+    now = time.monotonic()
+    with Worker() as worker:
+        # 5 s of the budget left: the best's refit (5.6 s from its 4 s folds) no longer fits.
+        runner = search.Search(
+            X, y, schema, settings, search.Budget(now - 55, 60), ignore, worker
+        )
+    runner.note_stored(study)
+    assert runner.over.is_set()
+    running = SimpleNamespace(params={"algorithm": "linear"}, study=study)
+    ahead, behind = [0.9, 0.9], [0.6, 0.6]
+
+    def folds_end(scores: list[float]) -> float | None:
+        return runner._folds_end(running, scores, [1.0, 1.0], now + 5, in_time=True, cut=True)
+
+    end = folds_end(ahead)
+    assert end is not None and end > runner.deadline()
+    # Its last fold ends leaving time for its own refit, before the best's fallback (a
+    # refit on a fold's rows) must start.
+    assert end < runner.budget.hard_end - runner.budget.finish - runner.fallback_seconds
+    assert runner.fallback_seconds == pytest.approx(
+        search.FIT_OVERHEAD_SECONDS + runner.refit_estimate(4.0, "linear", len(runner.folds[0][0]))
+    )
+    assert folds_end(behind) is None
+    # The trial's stop (`_Unless`): the search's, but not while the trial leads.
+    assert not search._Unless(runner.over, lambda: runner._leads(ahead)).is_set()
+    assert search._Unless(runner.over, lambda: runner._leads(behind)).is_set()
