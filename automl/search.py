@@ -1184,8 +1184,10 @@ class Search:
         """Whether folds scoring `scores` lead the best complete trial (none: they do not)."""
         with self.lock:
             best = self.best
-        return bool(scores) and best is not None and self.settings.metric.better(
-            float(np.mean(scores)), best
+        return (
+            bool(scores)
+            and best is not None
+            and self.settings.metric.better(float(np.mean(scores)), best)
         )
 
     def _fail(self, trial: optuna.Trial, reason: str, error: bool = True) -> None:

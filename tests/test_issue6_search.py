@@ -649,7 +649,6 @@ def test_of_several_trials_stopped_for_time_the_best_on_its_folds_is_exported():
     assert found.user_attrs["partial"]["trial"] == 2 and found.value == pytest.approx(0.94)
 
 
-
 def test_a_trial_leading_the_best_runs_past_the_deadline_that_keeps_the_bests_refit():
     """Once a trial is complete, the search's deadline keeps its refit back, and trials
     still running stop then. Not one whose folds stop in time and lead it: it would
@@ -678,9 +677,7 @@ def test_a_trial_leading_the_best_runs_past_the_deadline_that_keeps_the_bests_re
     now = time.monotonic()
     with Worker() as worker:
         # 5 s of the budget left: the best's refit (5.6 s from its 4 s folds) no longer fits.
-        runner = search.Search(
-            X, y, schema, settings, search.Budget(now - 55, 60), ignore, worker
-        )
+        runner = search.Search(X, y, schema, settings, search.Budget(now - 55, 60), ignore, worker)
     runner.note_stored(study)
     assert runner.over.is_set()
     running = SimpleNamespace(params={"algorithm": "linear"}, study=study)
