@@ -1136,7 +1136,10 @@ class Search:
         on all rows end by when the refit may (fewer rounds in the folds, as many fewer in
         the refit), or if that is under MIN_FOLD_TIME_SHARE of their pace, the time with
         which a refit on a fold's rows does; they are stopped only if that too is under
-        it. Otherwise a fold that stopped at its time (`cut`) says the trial would not
+        it. Once a model exists, such a leading trial is not held to the search's
+        deadline, which keeps the refit of the model it would replace (see `_Unless`):
+        its ends keep back its own refit and the best's fallback (`fallback_seconds`).
+        Otherwise a fold that stopped at its time (`cut`) says the trial would not
         finish: it is stopped, as it would have been for its first fold's time. On a
         machine a third slower than the one the budgets were tuned on, at 10 s,
         LightGBM's first trial was stopped after one fold on segments (1.5 s folds on a
