@@ -341,7 +341,7 @@ def _refit(
             # stop, and the linear model then ran out of time in a new worker.
             errors.append(f"{algorithm.name}: out of time")
             continue
-        beside = _Beside.start(runner, trial, budget, stop, cancel)
+        beside = _Beside.start(runner, trial, budget, cancel)
         try:
             in_hand, estimate = _sample_model(runner, trial, budget, stop, cancel)
             available = hard_end - budget.finish - time.monotonic()
@@ -392,7 +392,10 @@ def _refit(
                     else:
                         errors.append(f"{algorithm.name}: {str(exc) or 'out of time'}")
             if beside is not None:
-                every_row = beside.result(max(planned_end, time.monotonic()))
+                # With a model in hand, no fallback is needed: the refit beside may take its
+                # time too.
+                latest = stop if final is None and in_hand is None else beside.deadline
+                every_row = beside.result(max(planned_end, time.monotonic()), latest)
                 if every_row is not None:
                     runner.refit_seconds += every_row[1]
                     # Cut in time, it is kept over a model of the sample's rows (or none)
@@ -453,6 +456,7 @@ class _Beside:
     ) -> None:
         self.runner = runner
         self.worker = worker
+        self.deadline = deadline
         self.stop = threading.Event()
         self.stop_at = stop_at
         self.outcome: tuple[Any, float] | None = None
@@ -480,7 +484,6 @@ class _Beside:
         runner: Search,
         trial: Any,
         budget: Budget,
-        deadline: float,
         cancel: threading.Event | None,
     ) -> _Beside | None:
         settings = runner.settings
@@ -497,17 +500,19 @@ class _Beside:
         if other is None:
             return None
         # One that can stops adding rounds where what follows still fits (`_cut_time`), so
-        # it comes back with the rounds it built instead of being lost.
-        expected = time.monotonic() + _estimate(runner, trial)
-        stop_at = _cut_time(runner, trial, rows, budget, deadline, expected)
+        # it comes back with the rounds it built instead of being lost; it may run past
+        # the best's refits' stop (which keeps the fallback's time) to the export's, for
+        # `result` to take when a model is in hand and no fallback will be needed.
+        deadline = budget.hard_end - budget.export
+        stop_at = _cut_time(runner, trial, rows, budget, deadline, time.monotonic())
         return cls(runner, other, trial, deadline, cancel, stop_at)
 
-    def result(self, until: float) -> tuple[Any, float] | None:
+    def result(self, until: float, latest: float) -> tuple[Any, float] | None:
         """The refitted pipeline and its seconds, if it is done by `until`, or by shortly
-        after the time it stops adding rounds."""
+        after the time it stops adding rounds, but no later than `latest`."""
         if self.stop_at is not None:
             until = max(until, self.stop_at + CUT_MARGIN_SECONDS)
-        self.thread.join(max(until - time.monotonic(), 0.0))
+        self.thread.join(max(min(until, latest) - time.monotonic(), 0.0))
         return self.outcome if not self.thread.is_alive() else None
 
     def close(self) -> None:

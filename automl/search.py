@@ -660,6 +660,7 @@ class Search:
         # The refit on a fold's rows of the complete trial fastest to refit, plus a fit's
         # overhead: the time `automl.refit` keeps for it as the fallback of the best's.
         self.fallback_seconds = 0.0
+        self.best_spread = 0.0  # the standard deviation of the best's fold scores
         # (trial number, score, out-of-fold predictions) of the best trial this process ran.
         self.best_predictions: tuple[int, float, np.ndarray] | None = None
         width = len(schema.classes) if settings.task.is_classification and schema.classes else 1
@@ -944,7 +945,7 @@ class Search:
         # A trial whose folds stop in time and lead the best complete trial's runs on past
         # the search's deadline, to the end `_folds_end` gives its folds (which keeps its
         # own refit's time): that deadline keeps the refit of a model it would replace.
-        stop = _Unless(self.over, lambda: in_time and self._leads(scores))
+        stop = _Unless(self.over, lambda: in_time and self._leads(scores, clearly=True))
         results = worker.cross_validate(
             candidate, deadline, self.cancel, first_fold_by, stop=stop, until=lambda: until
         )
@@ -1171,10 +1172,12 @@ class Search:
             fewest = self.budget.end - self.budget.finish - refit
             if not (in_time and leading):
                 return None if cut or now + pace * folds_left > fewest else deadline
-            # The search's deadline keeps the best's refit, which this trial would replace:
-            # its own is kept here instead, and the time of the fallback of that refit.
-            search_end = math.inf
-            fewest -= self.fallback_seconds
+            search_end = self.deadline()
+            if self._leads(scores, clearly=True):
+                # The search's deadline keeps the best's refit, which this trial would
+                # replace: its own is kept here instead, and the fallback's time.
+                search_end = math.inf
+                fewest -= self.fallback_seconds
         refit_end = self.budget.hard_end - self.budget.finish + self.budget.extras
         if search_end == math.inf:
             refit_end -= self.fallback_seconds
@@ -1183,15 +1186,20 @@ class Search:
         end = min(end, deadline, search_end)
         return end if end - now >= MIN_FOLD_TIME_SHARE * pace * folds_left else None
 
-    def _leads(self, scores: Sequence[float]) -> bool:
-        """Whether folds scoring `scores` lead the best complete trial (none: they do not)."""
+    def _leads(self, scores: Sequence[float], clearly: bool = False) -> bool:
+        """Whether folds scoring `scores` lead the best complete trial (none: they do not);
+        `clearly`: by more than the spread (standard deviation) of its fold scores.
+
+        Only a clear lead runs a trial past the search's deadline: the time it takes is
+        that of the ensemble's other members. At 30 s on the 200,000-row churn table, an
+        MLP leading by less ran on, and was exported alone, refitted on half the rows
+        (test AUC 0.8622), where an ensemble of three on every row had been (0.8630)."""
         with self.lock:
-            best = self.best
-        return (
-            bool(scores)
-            and best is not None
-            and self.settings.metric.better(float(np.mean(scores)), best)
-        )
+            best, spread = self.best, self.best_spread if clearly else 0.0
+        if not scores or best is None:
+            return False
+        mean = float(np.mean(scores))
+        return self.settings.metric.better(mean, best) and abs(mean - best) > spread
 
     def _fail(self, trial: optuna.Trial, reason: str, error: bool = True) -> None:
         """Record why the trial failed and raise; an algorithm that errs (as opposed to
@@ -1268,6 +1276,7 @@ class Search:
         improved = self.best is None or self.settings.metric.better(trial.value, self.best)
         if improved:
             self.best = trial.value
+            self.best_spread = float(np.std(trial.user_attrs.get("fold_scores") or [0.0]))
             self.best_fold_seconds = refit_fold_seconds(trial)
             self.best_algorithm = str(trial.params["algorithm"])
         # Any complete trial may enter the ensemble pool, so the reserve may change.

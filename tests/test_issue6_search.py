@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import time
 import warnings
+from functools import partial
 from types import SimpleNamespace
 
 import numpy as np
@@ -651,11 +652,12 @@ def test_of_several_trials_stopped_for_time_the_best_on_its_folds_is_exported():
 
 def test_a_trial_leading_the_best_runs_past_the_deadline_that_keeps_the_bests_refit():
     """Once a trial is complete, the search's deadline keeps its refit back, and trials
-    still running stop then. Not one whose folds stop in time and lead it: it would
-    replace that refit with its own, so its folds go on to the end that keeps its own
-    refit and the best's fallback. At 30 s on segments, an MLP leading LightGBM's
-    complete trial on each of three folds was stopped so, and LightGBM exported (test
-    log loss 0.444); let finish, the MLP was (0.395 and 0.403)."""
+    still running stop then. Not one whose folds stop in time and lead it by more than
+    the spread of its fold scores: it would replace that refit with its own, so its folds
+    go on to the end that keeps its own refit and the best's fallback. At 30 s on
+    segments, an MLP leading LightGBM's complete trial on each of three folds was stopped
+    so, and LightGBM exported (test log loss 0.444); let finish, the MLP was (0.395 and
+    0.403)."""
     table = make_mixed(300, seed=1)
     schema = infer_schema(table, "bought", None, "test")
     registry = get_registry()
@@ -671,7 +673,7 @@ def test_a_trial_leading_the_best_runs_past_the_deadline_that_keeps_the_bests_re
             value=0.7,
             params={"algorithm": "linear"},
             distributions=distributions,
-            user_attrs={"fold_scores": [0.7, 0.7, 0.7], "fold_seconds": 4.0},
+            user_attrs={"fold_scores": [0.6, 0.7, 0.8], "fold_seconds": 4.0},
         )
     )
     now = time.monotonic()
@@ -681,7 +683,8 @@ def test_a_trial_leading_the_best_runs_past_the_deadline_that_keeps_the_bests_re
     runner.note_stored(study)
     assert runner.over.is_set()
     running = SimpleNamespace(params={"algorithm": "linear"}, study=study)
-    ahead, behind = [0.9, 0.9], [0.6, 0.6]
+    # Ahead by more than the spread of the best's fold scores (0.08), or by less.
+    ahead, narrowly, behind = [0.9, 0.9], [0.75, 0.75], [0.6, 0.6]
 
     def folds_end(scores: list[float]) -> float | None:
         return runner._folds_end(running, scores, [1.0, 1.0], now + 5, in_time=True, cut=True)
@@ -694,7 +697,8 @@ def test_a_trial_leading_the_best_runs_past_the_deadline_that_keeps_the_bests_re
     assert runner.fallback_seconds == pytest.approx(
         search.FIT_OVERHEAD_SECONDS + runner.refit_estimate(4.0, "linear", len(runner.folds[0][0]))
     )
-    assert folds_end(behind) is None
-    # The trial's stop (`_Unless`): the search's, but not while the trial leads.
-    assert not search._Unless(runner.over, lambda: runner._leads(ahead)).is_set()
-    assert search._Unless(runner.over, lambda: runner._leads(behind)).is_set()
+    assert folds_end(narrowly) is None and folds_end(behind) is None
+    # The trial's stop (`_Unless`): the search's, but not while the trial clearly leads.
+    for scores, stopped in ((ahead, False), (narrowly, True), (behind, True)):
+        spared = partial(runner._leads, scores, clearly=True)
+        assert search._Unless(runner.over, spared).is_set() == stopped
