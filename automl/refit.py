@@ -392,19 +392,23 @@ def _refit(
                     else:
                         errors.append(f"{algorithm.name}: {str(exc) or 'out of time'}")
             if beside is not None:
-                # With a model in hand, no fallback is needed: the refit beside may take its
-                # time too.
-                latest = stop if final is None and in_hand is None else beside.deadline
-                every_row = beside.result(max(planned_end, time.monotonic()), latest)
+                # Cut in time, it is kept over a model of the sample's rows (or none) if it
+                # built enough rounds, not over a planned one on more rows: at 30 s on
+                # segments, an MLP refitted on the 7,500-row sample was exported while its
+                # refit on all 22,500 rows ran out of time beside it. With a model in hand,
+                # no fallback is needed, and it may take the fallback's time too.
+                until = max(planned_end, time.monotonic())
+                planned = final is not None and final.refit_rows > len(runner.sample)
+                latest = beside.deadline
+                if final is None and in_hand is None:
+                    latest = stop
+                elif planned:
+                    latest = until
+                every_row = beside.result(until, latest)
                 if every_row is not None:
                     runner.refit_seconds += every_row[1]
-                    # Cut in time, it is kept over a model of the sample's rows (or none)
-                    # if it built enough rounds: at 30 s on segments, an MLP refitted on
-                    # the 7,500-row sample was exported while its refit on all 22,500 rows
-                    # ran out of time beside it.
                     cut = _rounds_cut(runner, trial, every_row[0], beside.stop_at, beside.ended)
                     enough = cut is None or cut[0] >= MIN_CUT_ROUNDS_SHARE * cut[1]
-                    planned = final is not None and final.refit_rows > len(runner.sample)
                     if (
                         cut is None
                         or (enough and not planned)

@@ -942,9 +942,10 @@ class Search:
         in_time = stops_in_time(candidate, len(self.folds[0][0]))
         until = deadline  # when the folds left are to end (see `_folds_end`)
         cut = 0  # folds whose model stopped adding rounds at its time
-        # A trial whose folds stop in time and lead the best complete trial's runs on past
-        # the search's deadline, to the end `_folds_end` gives its folds (which keeps its
-        # own refit's time): that deadline keeps the refit of a model it would replace.
+        # A trial whose folds stop in time and clearly lead the best complete trial's runs
+        # on past the search's deadline, to the end `_folds_end` gives its folds (which
+        # keeps its own refit's time): that deadline keeps the refit of a model it would
+        # replace.
         stop = _Unless(self.over, lambda: in_time and self._leads(scores, clearly=True))
         results = worker.cross_validate(
             candidate, deadline, self.cancel, first_fold_by, stop=stop, until=lambda: until
