@@ -1163,7 +1163,6 @@ class Search:
                 if self.best is None:
                     self._note_rescue(algorithm, pace)
             fewest = self.deadline()  # it keeps back the refit on a fold's rows
-            search_end = self.deadline()
         else:
             pace = float(np.mean(seconds))
             with self.lock:
@@ -1173,15 +1172,32 @@ class Search:
             fewest = self.budget.end - self.budget.finish - refit
             if not (in_time and leading):
                 return None if cut or now + pace * folds_left > fewest else deadline
-            search_end = self.deadline()
-            if self._leads(scores, clearly=True):
-                # The search's deadline keeps the best's refit, which this trial would
-                # replace: its own is kept here instead, and the fallback's time.
-                search_end = math.inf
-                fewest -= self.fallback_seconds
-        refit_end = self.budget.hard_end - self.budget.finish + self.budget.extras
-        if search_end == math.inf:
-            refit_end -= self.fallback_seconds
+        end = self._in_time_end(pace, folds_left, algorithm, fewest, deadline, self.deadline())
+        if end is None and _finished(trial.study) and self._leads(scores, clearly=True):
+            # Held to the search's deadline it would stop, but that deadline keeps the
+            # best's refit, which it would replace: its own is kept instead, and the
+            # time of the best's fallback.
+            fallback = self.fallback_seconds
+            end = self._in_time_end(
+                pace, folds_left, algorithm, fewest - fallback, deadline, math.inf, fallback
+            )
+        return end
+
+    def _in_time_end(
+        self,
+        pace: float,
+        folds_left: int,
+        algorithm: str,
+        fewest: float,
+        deadline: float,
+        search_end: float,
+        kept: float = 0.0,
+    ) -> float | None:
+        """`_folds_end` of a trial whose folds stop in time: when its folds left end so that
+        its refit on all rows ends by when the refit may, less `kept` (or at `fewest`), by
+        `deadline` and `search_end`; None if under MIN_FOLD_TIME_SHARE of their pace."""
+        now = time.monotonic()
+        refit_end = self.budget.hard_end - self.budget.finish + self.budget.extras - kept
         share = (refit_end - now) / (pace * folds_left + self.refit_estimate(pace, algorithm))
         end = now + share * pace * folds_left if share >= MIN_FOLD_TIME_SHARE else fewest
         end = min(end, deadline, search_end)
