@@ -485,6 +485,7 @@ def _forest_or_linear_on_xor() -> AutoML:
     return model
 
 
+@pytest.mark.xdist_group("refit_timing")
 def test_a_best_refit_that_runs_out_of_time_leaves_the_fastest_time_to_refit(monkeypatch):
     """When the best trial's refit runs on to its hard end (longer than estimated), the
     fastest trial is refitted instead: the best's refits are stopped in time for it. At 10 s on
@@ -807,6 +808,7 @@ def _rounds_without_end(monkeypatch, rows: int) -> None:
     monkeypatch.setattr(Worker, "refit", endless)
 
 
+@pytest.mark.xdist_group("refit_timing")
 def test_a_refit_longer_than_its_time_stops_adding_rounds_and_is_exported(monkeypatch):
     """A LightGBM refit that would overrun stops adding rounds before what follows it must
     start, and is exported with the rounds it built: it was lost at its hard end before,
@@ -836,6 +838,7 @@ def test_a_refit_longer_than_its_time_stops_adding_rounds_and_is_exported(monkey
     )
 
 
+@pytest.mark.xdist_group("refit_timing")
 @pytest.mark.parametrize(("share", "rows"), [(0.5, 10_000), (0.0, 40000)])
 def test_a_refit_cut_to_few_of_its_rounds_gives_way_to_the_sample_model(monkeypatch, share, rows):
     """A refit cut in time with fewer than `refit.MIN_CUT_ROUNDS_SHARE` of its rounds is
@@ -856,6 +859,7 @@ def test_a_refit_cut_to_few_of_its_rounds_gives_way_to_the_sample_model(monkeypa
     assert (model.card["refit"]["rounds_cut"] is None) == (rows == 10_000)
 
 
+@pytest.mark.xdist_group("refit_timing")
 @pytest.mark.parametrize(("share", "rows"), [(0.5, 10_000), (0.0, 40000)])
 def test_a_refit_beside_cut_in_time_with_enough_rounds_is_kept_over_the_sample_model(
     monkeypatch, share, rows
