@@ -514,18 +514,25 @@ def test_with_no_trial_finished_the_fastest_stopped_trial_is_the_refits_fallback
     assert len(search.partial_trials(single, metric, 5)) == 1
 
 
+def _linear_search(table, parallel: int) -> tuple:
+    """The schema, search settings (ROC AUC, the linear model, 3 folds) and model input of
+    `table`, whose target is "bought"."""
+    schema = infer_schema(table, "bought", None, "test")
+    registry = get_registry()
+    settings = search.Settings(
+        metric=registry.metric("roc_auc"), algorithms=[registry.algorithm("linear")],
+        task=Task.BINARY, cv=3, seed=0, n_jobs=1, n_trials=None, parallel=parallel, repeats=1,
+    )  # fmt: skip
+    X, y = prepare(table, schema, "test"), encode_target(table["bought"], schema)
+    return schema, settings, X, y
+
+
 def test_a_resumed_search_does_not_take_a_partly_scored_copy_for_the_best_to_beat():
     # A run in which no trial finished its folds stored a copy of the one that finished the
     # most, scored on those folds only (`partial_trials`). Resumed, the search must measure
     # its trials against the trials scored on every fold, not against that rougher value.
     table = make_mixed(200, seed=2)
-    schema = infer_schema(table, "bought", None, "test")
-    registry = get_registry()
-    settings = search.Settings(
-        metric=registry.metric("roc_auc"), algorithms=[registry.algorithm("linear")],
-        task=Task.BINARY, cv=3, seed=0, n_jobs=1, n_trials=None, parallel=1, repeats=1,
-    )  # fmt: skip
-    X, y = prepare(table, schema, "test"), encode_target(table["bought"], schema)
+    schema, settings, X, y = _linear_search(table, parallel=1)
     study = optuna.create_study(direction="maximize")
     distributions = {"algorithm": optuna.distributions.CategoricalDistribution(["linear"])}
     for value, attrs in (
@@ -659,13 +666,7 @@ def test_a_trial_leading_the_best_runs_past_the_deadline_that_keeps_the_bests_re
     so, and LightGBM exported (test log loss 0.444); let finish, the MLP was (0.395 and
     0.403)."""
     table = make_mixed(300, seed=1)
-    schema = infer_schema(table, "bought", None, "test")
-    registry = get_registry()
-    settings = search.Settings(
-        metric=registry.metric("roc_auc"), algorithms=[registry.algorithm("linear")],
-        task=Task.BINARY, cv=3, seed=0, n_jobs=1, n_trials=None, parallel=2, repeats=1,
-    )  # fmt: skip
-    X, y = prepare(table, schema, "test"), encode_target(table["bought"], schema)
+    schema, settings, X, y = _linear_search(table, parallel=2)
     study = optuna.create_study(direction="maximize")
     distributions = {"algorithm": optuna.distributions.CategoricalDistribution(["linear"])}
     study.add_trial(
