@@ -133,6 +133,12 @@ class EarlyStopping:
         its estimated end: one that runs longer than estimated is exported with the
         rounds it built instead of being lost at its hard stop (see `automl.refit`).
         None: such a refit is lost there, and a smaller model is exported.
+    rate: the parameter that holds the learning rate (e.g. "learning_rate"), if the
+        model has one that shrinks each round's step. A refit on every row with all its
+        rounds that would not fit in the time left is then planned with fewer rounds at a
+        learning rate raised as much (rounds times rate kept, at most `automl.refit`'s
+        MAX_RATE_FACTOR times and MAX_SCALED_RATE) before it learns from fewer rows.
+        None: only the rows are cut.
     The functions must be importable by name (module-level), as they are sent to the
     worker process that fits the model.
     """
@@ -143,6 +149,7 @@ class EarlyStopping:
     built_rounds: Callable[[Any], int] | None = None
     stop_params: Callable[[Any, float], Mapping[str, Any]] | None = None
     min_rows: int = EARLY_STOPPING_MIN_ROWS
+    rate: str | None = None
 
     @property
     def stops_in_time(self) -> bool:

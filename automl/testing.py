@@ -214,7 +214,8 @@ def check_early_stopping(algorithm: Algorithm, task: Task) -> None:
     how many it kept, and predicts; its stopping functions pickle (they are sent to the
     worker process). If its `fit_params` takes `stop_at`, a time already passed makes it
     stop adding rounds (`EarlyStopping.stops_in_time`); with `stop_params`, a refit too
-    (see `_check_refit_cut`)."""
+    (see `_check_refit_cut`); with `rate`, a refit with fewer rounds at a higher rate fits
+    (`_check_rate`)."""
     from automl.worker import fit_fold
 
     stopping = algorithm.early_stopping
@@ -270,6 +271,39 @@ def check_early_stopping(algorithm: Algorithm, task: Task) -> None:
         _check_predictions(algorithm, fitted, _new_rows(task), task, f"{label}, stopped in time")
     if stopping.stop_params is not None and most > 1:
         _check_refit_cut(algorithm, candidate, X, y, most, task, label)
+    if stopping.rate is not None:
+        _check_rate(algorithm, schema, params, X, y, task, label)
+
+
+def _check_rate(
+    algorithm: Algorithm,
+    schema: data.Schema,
+    params: dict[str, Any],
+    X: pd.DataFrame,
+    y: np.ndarray,
+    task: Task,
+    label: str,
+) -> None:
+    """`EarlyStopping.rate` names a positive float parameter, and a refit with a third of
+    the rounds at three times that rate (as `automl.refit` may plan one) fits and predicts."""
+    stopping = algorithm.early_stopping
+    assert stopping is not None and stopping.rate is not None
+    rate = params.get(stopping.rate)
+    assert isinstance(rate, float) and rate > 0, (
+        f"{algorithm.name}: early_stopping.rate {stopping.rate!r} is not a positive float"
+        f" parameter of {label}"
+    )
+    rounds = max(params[stopping.param] // 3, 1)
+    scaled = {**params, stopping.param: rounds, stopping.rate: 3 * rate}
+    candidate = build_candidate(algorithm, schema, scaled, task, 0, 1)
+    try:
+        fitted = candidate.fit(X, y)
+    except Exception as exc:
+        raise AssertionError(
+            f"{algorithm.name}: fitting with {stopping.param}={rounds} and"
+            f" {stopping.rate}={3 * rate:g} raised {describe(exc)}"
+        ) from exc
+    _check_predictions(algorithm, fitted, _new_rows(task), task, f"{label}, rounds scaled")
 
 
 def _check_refit_cut(

@@ -290,3 +290,13 @@ def test_check_early_stopping_catches_a_refit_that_stops_before_its_time():
     stopping = dataclasses.replace(lightgbm.early_stopping, stop_params=_always_stops)
     with pytest.raises(AssertionError, match="lightgbm: given a stop_at an hour away, the refit"):
         check_early_stopping(_replace(lightgbm, early_stopping=stopping), Task.BINARY)
+
+
+@pytest.mark.parametrize("rate", ["num_leaves", "learning_rates"])
+def test_check_early_stopping_catches_a_rate_that_is_not_a_learning_rate(rate):
+    """`EarlyStopping.rate` must name a float parameter the refit can raise (an integer or
+    a misspelt one would be planned with nonsense)."""
+    lightgbm = get_registry().algorithm("lightgbm")
+    stopping = dataclasses.replace(lightgbm.early_stopping, rate=rate)
+    with pytest.raises(AssertionError, match=f"rate '{rate}' is not a positive float parameter"):
+        check_early_stopping(_replace(lightgbm, early_stopping=stopping), Task.BINARY)

@@ -161,7 +161,12 @@ def automl_register_algorithms(register: Callable[[Algorithm], None]) -> None:
             ),
             description="LightGBM gradient-boosted trees, native categoricals.",
             early_stopping=EarlyStopping(
-                "n_estimators", stopping_fit_params, best_rounds, built_rounds, refit_stop_params
+                "n_estimators",
+                stopping_fit_params,
+                best_rounds,
+                built_rounds,
+                refit_stop_params,
+                rate="learning_rate",
             ),
         )
     )

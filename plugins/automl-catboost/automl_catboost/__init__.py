@@ -105,7 +105,9 @@ CATBOOST = Algorithm(
         "automl_catboost.estimators.CodedCatBoostRegressor",
     ),
     description="CatBoost ordered boosting, native categoricals (ordered target statistics).",
-    early_stopping=EarlyStopping("iterations", stopping_fit_params, best_rounds, built_rounds),
+    early_stopping=EarlyStopping(
+        "iterations", stopping_fit_params, best_rounds, built_rounds, rate="learning_rate"
+    ),
 )
 
 

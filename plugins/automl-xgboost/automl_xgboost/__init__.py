@@ -104,7 +104,9 @@ XGBOOST = Algorithm(
         "xgboost.sklearn.XGBRegressor",
     ),
     description="XGBoost gradient-boosted trees (hist), ordinal-coded categoricals.",
-    early_stopping=EarlyStopping("n_estimators", stopping_fit_params, best_rounds, built_rounds),
+    early_stopping=EarlyStopping(
+        "n_estimators", stopping_fit_params, best_rounds, built_rounds, rate="learning_rate"
+    ),
 )
 
 
