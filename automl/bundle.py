@@ -457,15 +457,23 @@ def refit_line(card: Mapping[str, Any]) -> str:
             f" on {bagged - 1}/{bagged} of the {card['data']['rows']} rows, nothing refitted"
         )
     rows = f"- Refitted on {card['refit']['rows']} of {card['data']['rows']} rows"
-    return rows + rounds_note(card["refit"].get("rounds_cut")) + sample_note(card)
+    return rows + rounds_note(card["refit"]) + sample_note(card)
 
 
-def rounds_note(cut: Mapping[str, int] | None) -> str:
+def rounds_note(refit: Mapping[str, Any]) -> str:
     """ ", with 212 of its 300 boosting rounds, cut to keep the time budget" for a refit
-    that stopped adding rounds in time (the card's `refit.rounds_cut`), else ""."""
+    that stopped adding rounds in time (the card's `refit.rounds_cut`), ", with 100 of
+    its 300 boosting rounds at a learning rate of 0.3 for 0.1, to keep the time budget" for
+    one planned so (`refit.rounds_scaled`), both if both, else ""."""
+    cut, scaled = refit.get("rounds_cut"), refit.get("rounds_scaled")
+    kept = "cut to keep the time budget"
+    if not scaled:
+        return f", with {cut['kept']} of its {cut['of']} boosting rounds, {kept}" if cut else ""
+    note = f", with {scaled['rounds']} of its {scaled['of']} boosting rounds at a learning rate"
+    note += f" of {scaled['rate']:.3g} for {scaled['rate_was']:.3g}"
     if not cut:
-        return ""
-    return f", with {cut['kept']} of its {cut['of']} boosting rounds, cut to keep the time budget"
+        return note + ", to keep the time budget"
+    return note + f", of which {cut['kept']} were built, {kept}"
 
 
 def sample_note(card: dict[str, Any]) -> str:

@@ -263,6 +263,14 @@ def _calibrate(
     fold_rows = max(len(train) for train, _ in runner.folds)
     if found.kept and final.refit_rows > calibrate.MAX_ROWS_RATIO * fold_rows:
         found, crossed = found.unfit_for(final.refit_rows, fold_rows), oof[rows]
+    elif found.kept and final.rounds_scaled is not None:
+        # Fewer rounds at a higher learning rate than the folds' models had.
+        scaled = final.rounds_scaled
+        reason = (
+            f"the model was refitted with {scaled.rounds} of its {scaled.of} rounds at a"
+            f" learning rate of {scaled.rate:.3g} for {scaled.rate_was:.3g}, unlike the folds'"
+        )
+        found, crossed = found.unfit(reason), oof[rows]
     metric = settings.metric
     if found.kept and metric.needs_proba:
         # A check for metrics that rank rather than score probabilities (ROC AUC of

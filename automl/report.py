@@ -247,7 +247,7 @@ def _blocks(
             f"The model is {model}. Cross-validated {metric} ({direction}):"
             f" {cv['score']:.6g} ± {cv['std']:.3g} over {cv_words(cv)}; refitted on"
             f" {card['refit']['rows']} of {card['data']['rows']} rows"
-            + rounds_note(card["refit"].get("rounds_cut"))
+            + rounds_note(card["refit"])
             + sample_note(card)
             + ".",
         ),

@@ -883,6 +883,78 @@ def test_a_refit_beside_cut_in_time_with_enough_rounds_is_kept_over_the_sample_m
     assert model.card["timing"]["wall_seconds"] <= 6 * 1.1 + 5
 
 
+def test_a_refit_short_of_time_learns_from_every_row_with_fewer_rounds_at_a_higher_rate(
+    monkeypatch,
+):
+    """A LightGBM refit on every row estimated at 1.6 times the time it has is planned on
+    every row with about half its rounds at a learning rate as much higher (rounds times
+    rate kept; a fifth of the time taken as fixed), not on 60% of the rows: on segments,
+    churn_200k, houses, friedman and the 1,000,000-row table that scored better in less
+    time. The card and its refit line say so, and the folds' temperature is not applied
+    to it."""
+    from automl import calibrate, refit
+    from automl.bundle import refit_line
+
+    _refit_estimated(monkeypatch, lambda search, left: 1.6 * left)
+    model = AutoML(
+        time_budget=8, n_trials=1, cv=3, algorithms=["lightgbm"], ensemble=False,
+        explanations=False, learning_curve=False, n_jobs=1,
+    )  # fmt: skip
+    table = make_mixed(3000, seed=3)
+    model.fit(table, target="bought")
+    card, best = model.card, model.card["best"]["params"]
+    scaled = card["refit"]["rounds_scaled"]
+    assert card["refit"]["rows"] == 3000 and card["refit"]["rounds_cut"] is None
+    assert scaled["of"] == best["n_estimators"] and scaled["rate_was"] == best["learning_rate"]
+    assert 1 <= scaled["rounds"] < scaled["of"]
+    assert scaled["rounds"] * scaled["rate"] == pytest.approx(scaled["of"] * scaled["rate_was"])
+    assert scaled["rate"] <= max(refit.MAX_SCALED_RATE, scaled["rate_was"])
+    assert scaled["rate"] <= refit.MAX_RATE_FACTOR * scaled["rate_was"] * (1 + 1e-9)
+    assert calibrate.beta_of(model.pipeline_) is None  # no temperature wraps it
+    lightgbm = model.pipeline_[-1]
+    assert lightgbm.get_params()["learning_rate"] == pytest.approx(scaled["rate"])
+    assert lightgbm.booster_.current_iteration() == scaled["rounds"]
+    assert refit_line(card) == (
+        f"- Refitted on 3000 of 3000 rows, with {scaled['rounds']} of its {scaled['of']}"
+        f" boosting rounds at a learning rate of {scaled['rate']:.3g} for"
+        f" {scaled['rate_was']:.3g}, to keep the time budget"
+    )
+    assert model.predict_proba(table).shape == (3000, 2)
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "rate", "share", "expected"),
+    [
+        ("lightgbm", 0.1, 0.6, (150, 0.2)),  # (0.6 - 0.2 fixed) / 0.8: half the rounds
+        ("lightgbm", 0.1, 0.1, (100, 0.3)),  # at most three times the rate
+        ("lightgbm", 0.2, 0.1, (200, 0.3)),  # and never above 0.3
+        ("lightgbm", 0.3, 0.5, None),  # already there: fewer rows only
+        ("random_forest", None, 0.5, None),  # no rate to raise
+    ],
+)
+def test_the_rounds_a_refit_short_of_time_is_planned_with(algorithm, rate, share, expected):
+    """`refit._scaled_rounds`: the rounds that fit in `share` of the time every round
+    takes (a fifth of it fixed), the rate raised as much, within the caps."""
+    from types import SimpleNamespace
+
+    from automl import refit
+
+    registry = get_registry()
+    runner = SimpleNamespace(
+        algorithms={algorithm: registry.algorithm(algorithm)}, bags=lambda: False
+    )
+    params = {"n_estimators": 300} | ({"learning_rate": rate} if rate else {})
+    trial = SimpleNamespace(params={"algorithm": algorithm}, user_attrs={"params": params})
+    scaled = refit._scaled_rounds(runner, trial, share)
+    if expected is None:
+        assert scaled is None
+        return
+    assert (scaled.rounds, scaled.of, scaled.rate_was) == (expected[0], 300, rate)
+    assert scaled.rate == pytest.approx(expected[1])
+    assert scaled.params == {"n_estimators": expected[0], "learning_rate": scaled.rate}
+    assert scaled.share == pytest.approx(0.2 + 0.8 * expected[0] / 300)
+
+
 def test_a_refit_is_cut_where_what_follows_must_start_but_never_before_its_expected_end():
     """`refit._cut_time`: before what follows the refit (the finish but for the explanation
     and the curve) must start, less a margin and a round; not before the refit's expected

@@ -48,6 +48,7 @@ def summary(card: dict[str, Any], output: Path, wall_seconds: float) -> dict[str
         "trials": card["trials"],
         "refit_rows": card["refit"]["rows"],
         "refit_rounds_cut": card["refit"].get("rounds_cut"),
+        "refit_rounds_scaled": card["refit"].get("rounds_scaled"),
         "rows": card["data"]["rows"],
         "time_budget": card["time_budget"],
         "wall_seconds": round(wall_seconds, 3),
@@ -122,7 +123,9 @@ def print_summary(result: dict[str, Any]) -> None:
         console.print(f"[bold]Retrained:[/] {result['parent']['text']}", highlight=False)
     if result["learning_curve"]:
         console.print(f"Learning curve: {result['learning_curve']['verdict']}", highlight=False)
-    cut = rounds_note(result["refit_rounds_cut"])
+    cut = rounds_note(
+        {"rounds_cut": result["refit_rounds_cut"], "rounds_scaled": result["refit_rounds_scaled"]}
+    )
     if cut or result["refit_rows"] < result["rows"]:
         console.print(
             f"[yellow]Refitted on {result['refit_rows']} of {result['rows']} rows"

@@ -178,9 +178,9 @@ def _summary(card: dict[str, Any]) -> Content:
         )
     else:
         parts.append("\nRefitted on ")
-    cut = card["refit"].get("rounds_cut")
-    if cut:
-        parts.append((f"{refit:,} of {rows:,} rows{rounds_note(cut)}", "$text-warning"))
+    note = rounds_note(card["refit"])
+    if note:
+        parts.append((f"{refit:,} of {rows:,} rows{note}", "$text-warning"))
     elif refit < rows:
         parts.append((f"{refit:,} of {rows:,} rows, to keep the time budget", "$text-warning"))
     else:
