@@ -175,7 +175,7 @@ def _short(summary: dict | None) -> dict | None:
     if summary is None:
         return None
     keys = ("score", "metric", "algorithm", "trials", "rows", "refit_rows", "refit_rounds_cut",
-            "wall_seconds", "explanation")  # fmt: skip
+            "refit_rounds_scaled", "wall_seconds", "explanation")  # fmt: skip
     return {k: summary.get(k) for k in keys} | {"leaderboard": summary.get("leaderboard", [])[:5]}
 
 
