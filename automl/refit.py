@@ -489,10 +489,7 @@ def _refit(
                         # all of them: the smaller share missing. At 10 s on segments, the
                         # refit beside was cut at 207 of 223 rounds and the plan's model of
                         # 8,070 rows exported (0.513; every row, done in time, 0.458).
-                        # Fewer rounds at a higher rate do better than a share of them
-                        # (see MAX_RATE_FACTOR): a planned refit so scaled is kept.
-                        share = final.refit_rows / len(runner.y)
-                        enough = enough and final.rounds_scaled is None and cut[0] >= share * cut[1]
+                        enough = enough and cut[0] / cut[1] >= final.refit_rows / len(runner.y)
                     if cut is None or enough or (final is None and in_hand is None):
                         return Final(every_row[0], trial, len(runner.y), rounds_cut=cut)
                 if final is None and in_hand is not None:
