@@ -137,8 +137,9 @@ class EarlyStopping:
         model has one that shrinks each round's step. A refit on every row with all its
         rounds that would not fit in the time left is then planned with fewer rounds at a
         learning rate raised as much (rounds times rate kept, at most `automl.refit`'s
-        MAX_RATE_FACTOR times and MAX_SCALED_RATE) before it learns from fewer rows.
-        None: only the rows are cut.
+        MAX_RATE_FACTOR times and MAX_SCALED_RATE) before it learns from fewer rows
+        (not with bagging: the folds' models are exported as they are). None: only the
+        rows are cut.
     The functions must be importable by name (module-level), as they are sent to the
     worker process that fits the model.
     """

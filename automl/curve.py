@@ -99,7 +99,9 @@ class LearningCurve:
 
 
 def configuration(card: Mapping[str, Any]) -> list[Member]:
-    """The exported model as the card describes it: its members, or the one trial."""
+    """The exported model as the card describes it: its members, or the one trial (as
+    searched: a refit short of time may have had fewer rounds at a higher learning rate,
+    the card's `refit.rounds_scaled`; the curve is of the trial's own)."""
     best = card["best"]
     if best.get("ensemble"):
         return [Member(m["algorithm"], m["params"], m["weight"]) for m in best["ensemble"]]

@@ -296,6 +296,12 @@ def _check_rate(
     rounds = max(params[stopping.param] // 3, 1)
     scaled = {**params, stopping.param: rounds, stopping.rate: 3 * rate}
     candidate = build_candidate(algorithm, schema, scaled, task, 0, 1)
+    built = candidate.pipeline[-1].get_params()
+    assert built.get(stopping.rate) == 3 * rate and built.get(stopping.param) == rounds, (
+        f"{algorithm.name}: built with {stopping.param}={rounds} and {stopping.rate}="
+        f"{3 * rate:g}, the estimator has {stopping.param}={built.get(stopping.param)!r} and"
+        f" {stopping.rate}={built.get(stopping.rate)!r}: build must pass both on"
+    )
     try:
         fitted = candidate.fit(X, y)
     except Exception as exc:

@@ -890,8 +890,7 @@ def test_a_refit_short_of_time_learns_from_every_row_with_fewer_rounds_at_a_high
     every row with about half its rounds at a learning rate as much higher (rounds times
     rate kept; a fifth of the time taken as fixed), not on 60% of the rows: on segments,
     churn_200k, houses, friedman and the 1,000,000-row table that scored better in less
-    time. The card and its refit line say so, and the folds' temperature is not applied
-    to it."""
+    time. The card and its refit line say so."""
     from automl import calibrate, refit
     from automl.bundle import refit_line
 
