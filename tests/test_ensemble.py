@@ -471,9 +471,17 @@ def test_a_refit_a_little_short_of_every_row_takes_every_row(monkeypatch, short,
     assert rows[0] <= model.card["refit"]["rows"] <= rows[1]
 
 
-def _forest_or_linear_on_xor() -> AutoML:
+def _forest_or_linear_on_xor(monkeypatch) -> AutoML:
     """A forest and a linear model searched on an XOR of two columns (400 rows, one worker,
-    6 s, two trials), fitted: the forest is the best, and far slower a fold."""
+    6 s, two trials), fitted: the forest is the best, and far slower a fold. Its trial has
+    30 trees, not the portfolio's 300, so that it finishes its folds in the search's time
+    on a loaded machine too: in CI, beside another test process, the 300 trees finished
+    none, the linear model was the only trial ranked, and its refit the one stopped."""
+    from automl import portfolio
+
+    forest = {"n_estimators": 30, "max_features": 0.5, "min_samples_leaf": 1}
+    first = (("linear", {"C": 10.0, "alpha": 10.0}), ("random_forest", forest))
+    monkeypatch.setitem(portfolio.PORTFOLIO, "small", first)
     rng = np.random.default_rng(4)
     x = rng.normal(size=(400, 2))
     table = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": (x[:, 0] * x[:, 1] > 0).astype(int)})
@@ -502,7 +510,7 @@ def test_a_best_refit_that_runs_out_of_time_leaves_the_fastest_time_to_refit(mon
         return fit(runner, trial, rows, deadline, cancel, *args)
 
     monkeypatch.setattr(refit, "_fit", out_of_time)
-    model = _forest_or_linear_on_xor()
+    model = _forest_or_linear_on_xor(monkeypatch)
     # The forest is the best on this XOR, and far slower a fold than the linear model.
     assert hung and hung[0].params["algorithm"] == "random_forest"
     assert model.card["best"]["algorithm"] == "linear"
@@ -530,7 +538,7 @@ def test_a_best_refit_estimated_not_to_fit_is_not_started_before_the_fallback(mo
 
     monkeypatch.setattr(refit, "_estimate", forest_never_fits)
     monkeypatch.setattr(refit, "_fit", noted)
-    model = _forest_or_linear_on_xor()
+    model = _forest_or_linear_on_xor(monkeypatch)
     assert model.card["best"]["algorithm"] == "linear"
     assert fitted == ["linear"]
 
