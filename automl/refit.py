@@ -370,7 +370,9 @@ def _scaled_rounds(runner: Search, trial: Any, share: float) -> Scaled | None:
 def _refit(
     runner: Search, ranked: list[Any], budget: Budget, cancel: threading.Event | None
 ) -> Final:
-    """Refit the best trial on all rows; if time is short, on as many rows as fit in it.
+    """Refit the best trial on all rows; if time is short, with fewer rounds at a higher
+    learning rate where its algorithm has one (`_scaled_rounds`), and on as many rows as
+    then fit in it.
 
     On a table bigger than the search's sample, the trial is first refitted on the sample
     when that is cheap (`SAMPLE_REFIT_SHARE` of the time left), or when the refit on all
