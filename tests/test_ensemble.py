@@ -795,6 +795,15 @@ def test_the_selection_may_take_the_explanations_time(monkeypatch):
     assert refit._choose_ensemble(runner, best, late) is None
 
 
+def _one_lightgbm_trial(budget: float, n_jobs: int = 1) -> AutoML:
+    """One LightGBM trial on 3 folds, nothing after the refit but the export: the refit's
+    own tests."""
+    return AutoML(
+        time_budget=budget, n_trials=1, cv=3, algorithms=["lightgbm"], ensemble=False,
+        explanations=False, learning_curve=False, n_jobs=n_jobs,
+    )  # fmt: skip
+
+
 def _rounds_without_end(monkeypatch, rows: int) -> None:
     """The refits on `rows` rows ask LightGBM for a million rounds, estimated (from the
     refit on) to take 0.5 s: a refit far longer than its estimate. (On a table of a
@@ -823,10 +832,7 @@ def test_a_refit_longer_than_its_time_stops_adding_rounds_and_is_exported(monkey
     from automl.bundle import refit_line
 
     _rounds_without_end(monkeypatch, 40000)
-    model = AutoML(
-        time_budget=6, n_trials=1, cv=3, algorithms=["lightgbm"], ensemble=False,
-        explanations=False, learning_curve=False, n_jobs=1,
-    )  # fmt: skip
+    model = _one_lightgbm_trial(6)
     table = make_mixed(40000, seed=3)
     model.fit(table, target="bought")
     cut = model.card["refit"]["rounds_cut"]
@@ -854,10 +860,7 @@ def test_a_refit_cut_to_few_of_its_rounds_gives_way_to_the_sample_model(monkeypa
     monkeypatch.setattr(search, "SEARCH_ROWS", 10_000)
     monkeypatch.setattr(refit, "MIN_CUT_ROUNDS_SHARE", share)
     _rounds_without_end(monkeypatch, 40000)
-    model = AutoML(
-        time_budget=6, n_trials=1, cv=3, algorithms=["lightgbm"], ensemble=False,
-        explanations=False, learning_curve=False, n_jobs=1,
-    )  # fmt: skip
+    model = _one_lightgbm_trial(6)
     model.fit(make_mixed(40000, seed=3), target="bought")
     assert model.card["data"]["search_rows"] == 10_000
     assert model.card["refit"]["rows"] == rows
@@ -879,10 +882,7 @@ def test_a_refit_beside_cut_in_time_with_enough_rounds_is_kept_over_the_sample_m
     # million is not kept, as `test_a_refit_cut_to_few_of_its_rounds_...` checks).
     monkeypatch.setattr(refit, "MIN_CUT_ROUNDS_SHARE", 0.0)
     _rounds_without_end(monkeypatch, 40000)
-    model = AutoML(
-        time_budget=6, n_trials=1, cv=3, algorithms=["lightgbm"], ensemble=False,
-        explanations=False, learning_curve=False, n_jobs=2,
-    )  # fmt: skip
+    model = _one_lightgbm_trial(6, n_jobs=2)
     model.fit(make_mixed(40000, seed=3), target="bought")
     assert model.card["data"]["search_rows"] == 10_000
     assert model.card["refit"]["rows"] == 40000
@@ -903,10 +903,7 @@ def test_a_refit_short_of_time_learns_from_every_row_with_fewer_rounds_at_a_high
     from automl.bundle import refit_line
 
     _refit_estimated(monkeypatch, lambda search, left: 1.6 * left)
-    model = AutoML(
-        time_budget=8, n_trials=1, cv=3, algorithms=["lightgbm"], ensemble=False,
-        explanations=False, learning_curve=False, n_jobs=1,
-    )  # fmt: skip
+    model = _one_lightgbm_trial(8)
     table = make_mixed(3000, seed=3)
     model.fit(table, target="bought")
     card, best = model.card, model.card["best"]["params"]
