@@ -68,16 +68,7 @@ def make_card(
             ),
             # When the refit was planned with fewer rounds at a higher learning rate to
             # learn from more rows in its time: {"rounds", "of", "rate", "rate_was"}.
-            "rounds_scaled": (
-                {
-                    "rounds": final.rounds_scaled.rounds,
-                    "of": final.rounds_scaled.of,
-                    "rate": final.rounds_scaled.rate,
-                    "rate_was": final.rounds_scaled.rate_was,
-                }
-                if final.rounds_scaled
-                else None
-            ),
+            "rounds_scaled": final.rounds_scaled.as_dict() if final.rounds_scaled else None,
         },
         "seed": runner.settings.seed,
         "algorithms": [a.name for a in runner.settings.algorithms],

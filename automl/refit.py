@@ -97,6 +97,10 @@ class Scaled:
         """The share of the refit's time with every round that it is expected to take."""
         return ROUNDS_FIXED_SHARE + (1 - ROUNDS_FIXED_SHARE) * self.rounds / self.of
 
+    def as_dict(self) -> dict[str, Any]:
+        """The card's `refit.rounds_scaled`."""
+        return {"rounds": self.rounds, "of": self.of, "rate": self.rate, "rate_was": self.rate_was}
+
 
 def final_model(
     runner: Search, ranked: list[Any], budget: Budget, cancel: threading.Event | None
