@@ -55,14 +55,10 @@ class Calibration:
     def unfit_for(self, rows: int, fold_rows: int) -> Calibration:
         """This calibration not kept for a model that learnt from `rows` rows, over
         MAX_ROWS_RATIO times the `fold_rows` a fold's model did."""
-        return self.unfit(
+        reason = (
             f"the model learnt from {rows} rows, {rows / fold_rows:.2f} times the"
             f" {fold_rows} of a fold's model, and is surer than they were"
         )
-
-    def unfit(self, reason: str) -> Calibration:
-        """This calibration not kept for a model other than the folds' models, for
-        `reason`."""
         return replace(self, kept=False, why=self.why.replace("kept", f"not kept: {reason}", 1))
 
     def as_dict(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from automl import bundle, calibrate, data, ensemble, explain, finish, guard
 from automl.contract import Task
 from automl.plugins import get_registry
 from automl.preprocess import build_candidate
-from automl.refit import Final
+from automl.refit import Final, Scaled
 
 
 def _overconfident(n: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -188,25 +188,32 @@ def test_the_guard_counts_rows_by_the_columns_they_miss():
     assert flagged.tolist() == [False, False, True]
 
 
+FIVE_FOLDS = [(np.arange(1600), np.arange(1600, 2000))]
+
+
 @pytest.mark.parametrize(
-    ("refit_rows", "folds", "kept"),
+    ("refit_rows", "folds", "scaled", "kept"),
     [
-        (2000, [(np.arange(1600), np.arange(1600, 2000))], True),  # five folds, all rows
+        (2000, FIVE_FOLDS, None, True),  # five folds, all rows
         (
             2001,
             [(np.arange(1000), np.arange(1000, 2001)), (np.arange(1000, 2001), np.arange(1000))],
+            None,
             True,
         ),
-        (6400, [(np.arange(1600), np.arange(1600, 2000))], False),  # a sample, then all rows
+        (6400, FIVE_FOLDS, None, False),  # a sample, then all rows
+        # A third of the rounds at three times the learning rate, to keep the time budget.
+        (2000, FIVE_FOLDS, Scaled({}, 100, 300, 0.3, 0.1), True),
     ],
 )
 def test_the_folds_temperature_is_kept_only_for_a_model_that_learnt_from_as_many_rows(
-    refit_rows, folds, kept
+    refit_rows, folds, scaled, kept
 ):
     """Fitted on what the folds' models predicted, the temperature describes models that
     learnt from about as many rows: a model refitted on every row of a table searched on a
     sample of it is surer than they were, and is exported as it is. Two folds of an odd
-    number of rows are not a sample."""
+    number of rows are not a sample. A refit with fewer rounds at a higher learning rate
+    keeps it: on four tables the temperature bettered those refits as it did the others."""
     y, proba = _overconfident(2001)
     sample = np.arange(min(refit_rows, 2001))
     y, proba = y[sample], proba[sample]
@@ -219,7 +226,7 @@ def test_the_folds_temperature_is_kept_only_for_a_model_that_learnt_from_as_many
         y=np.concatenate([y, np.zeros(refit_rows - len(sample), int)]),
         folds=folds,
     )
-    final = Final(pipeline, None, refit_rows)
+    final = Final(pipeline, None, refit_rows, rounds_scaled=scaled)
     oof = np.concatenate([proba, np.full((refit_rows - len(sample), 2), 0.5)])
     found, calibrated = finish._calibrate(runner, final, oof)
     assert found.beta == pytest.approx(0.5, abs=0.08)
