@@ -126,6 +126,9 @@ def _info(card: dict[str, Any]) -> dict[str, Any]:
         "test_seconds": test.get("seconds"),
         "calibrated": calibration.get("kept"),
         "refit_rows": card["refit"]["rows"],
+        # A refit cut in time, or planned with fewer rounds at a higher rate (None if not).
+        "refit_rounds_cut": card["refit"].get("rounds_cut"),
+        "refit_rounds_scaled": card["refit"].get("rounds_scaled"),
         "rows": card["data"]["rows"],
     }
 
