@@ -264,7 +264,7 @@ def _calibrate(
     # churn, fair, anes96 and segments (two splits each, LightGBM's first large-table
     # trial) the folds' temperature bettered the test log loss of the refit with a third,
     # half and 80% of the rounds as it did that of the refit with all of them (churn, a
-    # third: 0.468 to 0.455; all: 0.446 to 0.440), on 23 of 24 (benchmarks/scaled_temperature.py).
+    # third: 0.465 to 0.452; all: 0.452 to 0.445), on 23 of 24 (benchmarks/scaled_temperature.py).
     fold_rows = max(len(train) for train, _ in runner.folds)
     if found.kept and final.refit_rows > calibrate.MAX_ROWS_RATIO * fold_rows:
         found, crossed = found.unfit_for(final.refit_rows, fold_rows), oof[rows]

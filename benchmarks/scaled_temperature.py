@@ -5,13 +5,14 @@ The evidence for `finish._calibrate` applying it to such a refit (`refit.Scaled`
     python benchmarks/scaled_temperature.py --tables churn fair --seeds 0 1 2
 
 For each classification table and seed: an 80/20 split; LightGBM's first large-table
-trial of the portfolio (300 rounds at a learning rate of 0.1, 16 leaves; two threads)
-fitted on 5 stratified folds of the training rows, and the temperature of `calibrate.fit`
-fitted on their out-of-fold probabilities, as a run does; then refits on every training
-row with all the rounds and with 80%, a half and a third of them at a rate raised as much
-(rounds times rate kept, as `refit._scaled_rounds` plans), each scored by its test log
-loss without and with that temperature. Writes
-benchmarks/results/scaled-temperature-<YYYYMMDD-HHMMSS>.json and prints a table.
+trial of the portfolio (`portfolio.PORTFOLIO["large"][0]`: 300 rounds at a learning rate
+of 0.1, built as the plugin builds it, two threads) fitted on 5 stratified folds of the
+training rows, and the temperature of `calibrate.fit` fitted on their out-of-fold
+probabilities, as a run does; then refits on every training row with all the rounds and
+with 80%, a half and a third of them at a rate raised as much (rounds times rate kept, as
+`refit._scaled_rounds` plans), each scored by its test log loss without and with that
+temperature. Writes benchmarks/results/scaled-temperature-<YYYYMMDD-HHMMSS>.json and
+prints a table.
 """
 
 from __future__ import annotations
@@ -30,17 +31,16 @@ from tables import DATASETS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FACTORS = (1.0, 1.25, 2.0, 3.0)  # the rate raised by this, the rounds cut as much
-TRIAL = {
-    "n_estimators": 300,
-    "learning_rate": 0.1,
-    "num_leaves": 16,
-    "min_child_samples": 20,
-    "subsample": 0.8,
-    "subsample_freq": 1,
-    "colsample_bytree": 0.8,
-    "verbose": -1,
-    "n_jobs": 2,
-}
+THREADS = 2
+
+
+def _first_large_trial() -> dict:
+    """The parameters of the portfolio's first large-table trial (LightGBM)."""
+    from automl.portfolio import PORTFOLIO
+
+    algorithm, params = PORTFOLIO["large"][0]
+    assert algorithm == "lightgbm", algorithm
+    return dict(params)
 
 
 def _frame(name: str) -> tuple[pd.DataFrame, np.ndarray]:
@@ -56,29 +56,32 @@ def _frame(name: str) -> tuple[pd.DataFrame, np.ndarray]:
 
 
 def measure(name: str, seed: int) -> dict:
-    import lightgbm
     from sklearn.metrics import log_loss
     from sklearn.model_selection import StratifiedKFold, train_test_split
 
     from automl import calibrate
+    from automl.builtin.lightgbm import build
+    from automl.contract import Task
 
     X, y = _frame(name)
+    trial = _first_large_trial()
+    task = Task.MULTICLASS if y.max() > 1 else Task.BINARY
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.2, random_state=seed, stratify=y
     )
     oof = np.zeros((len(y_train), int(y.max()) + 1))
     for fit, score in StratifiedKFold(5, shuffle=True, random_state=seed).split(X_train, y_train):
-        model = lightgbm.LGBMClassifier(**TRIAL, random_state=seed)
+        model = build(trial, task, seed, THREADS)
         oof[score] = model.fit(X_train.iloc[fit], y_train[fit]).predict_proba(X_train.iloc[score])
     found, _ = calibrate.fit(y_train, oof, seed)
     refits = []
     for factor in FACTORS:
         params = {
-            **TRIAL,
-            "n_estimators": math.ceil(TRIAL["n_estimators"] / factor),
-            "learning_rate": TRIAL["learning_rate"] * factor,
+            **trial,
+            "n_estimators": math.ceil(trial["n_estimators"] / factor),
+            "learning_rate": trial["learning_rate"] * factor,
         }
-        model = lightgbm.LGBMClassifier(**params, random_state=seed).fit(X_train, y_train)
+        model = build(params, task, seed, THREADS).fit(X_train, y_train)
         proba = model.predict_proba(X_test)
         refits.append(
             {
@@ -102,8 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     runs = [measure(name, seed) for name in args.tables for seed in args.seeds]
+    trial = _first_large_trial()
     print("| table@seed | temperature kept | " + " | ".join(
-        f"{math.ceil(300 / f)} rounds at {0.1 * f:.3g}: without / with" for f in FACTORS
+        f"{r['rounds']} rounds at {r['rate']:.3g}: without / with" for r in runs[0]["refits"]
     ) + " |")  # fmt: skip
     print("|---|---|" + "---|" * len(FACTORS))
     better = scaled = 0
@@ -112,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         for refit in run["refits"]:
             before, after = refit["log_loss"], refit["log_loss_with_temperature"]
             cells.append(f"{before:.4f} / {after:.4f}")
-            if refit["rounds"] < TRIAL["n_estimators"]:
+            if refit["rounds"] < trial["n_estimators"]:
                 scaled += 1
                 better += after < before
         kept = run["calibration"]["kept"]
@@ -121,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"scaled-temperature-{datetime.now(UTC):%Y%m%d-%H%M%S}.json"
     meta = {"created_at": datetime.now(UTC).isoformat(), "machine": platform.platform()}
-    path.write_text(json.dumps({**meta, "trial": TRIAL, "runs": runs}, indent=1) + "\n")
+    path.write_text(json.dumps({**meta, "trial": trial, "runs": runs}, indent=1) + "\n")
     print(f"wrote {path}")
     return 0
 
